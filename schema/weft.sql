@@ -1,0 +1,153 @@
+-- weft trace format, version 1.
+--
+-- A weft trace is one SQLite file. Its application_id is 0x57454654 ("WEFT")
+-- and its user_version is the format version below; readers refuse a file with
+-- another application_id and a user_version newer than they know.
+--
+-- All times are integer nanoseconds on CLOCK_MONOTONIC of the recording
+-- machine (the same clock for the agent's events and the kernel's scheduling
+-- records). Durations are end_ns - start_ns. Thread ids (tid) and process ids
+-- (pid) are the kernel's; `id` columns are the trace's own keys.
+--
+-- Raw tables (what was recorded) come first; derived tables, rebuilt by the
+-- collector's finalize step, come after them.
+
+PRAGMA application_id = 1464157780;  -- 0x57454654, "WEFT"
+PRAGMA user_version = 1;
+
+-- Facts about the whole trace, one row per key. Keys written by `weft record`:
+--   weft_version   version of weft that recorded the trace
+--   format_version the schema version (same as PRAGMA user_version)
+--   command        the recorded command line, arguments separated by spaces
+--   start_ns       when recording started (the program was started right after)
+--   end_ns         when the last process of the program ended
+--   cpus           online CPUs of the recording machine
+--   hostname       the recording machine's name
+--   sched_source   'perf' (exact context switches from perf_event_open) or
+--                  'proc' (sampling of /proc, see sched_period_ns)
+--   sched_period_ns  sampling period when sched_source is 'proc', else 0
+--   lost_events    events the agent or the kernel had to drop (0 means complete)
+--   complete       1 when the trace was finalized normally
+CREATE TABLE meta (
+  key   TEXT PRIMARY KEY NOT NULL,  -- name of the fact
+  value                              -- its value (integer or text)
+) WITHOUT ROWID;
+
+-- Every process of the recorded program's tree, one row per pid lifetime. A
+-- process that calls exec stays one process; `command` is its last image.
+CREATE TABLE processes (
+  id           INTEGER PRIMARY KEY,             -- trace key
+  pid          INTEGER NOT NULL,                -- kernel process id
+  parent_id    INTEGER REFERENCES processes(id),-- parent process in this trace; NULL for the root
+  command      TEXT,                            -- argv of the last image, joined by spaces (untrusted text)
+  exe          TEXT,                            -- path of the last executable image (untrusted text)
+  start_ns     INTEGER,                         -- process creation (fork or spawn), or first sight
+  end_ns       INTEGER,                         -- process exit; NULL if never seen ending
+  exit_status  INTEGER,                         -- exit code 0-255 if it exited; NULL if unknown or killed
+  exit_signal  INTEGER,                         -- number of the signal that killed it; NULL otherwise
+  cpu_ns       INTEGER,                         -- CPU time (user + system) as the kernel counted it; NULL if unknown
+  instrumented INTEGER NOT NULL DEFAULT 0       -- 1 if the agent ran in it (lock data exists), 0 if only scheduling was seen
+);
+
+-- Every thread of every process. The main thread has tid = pid.
+CREATE TABLE threads (
+  id          INTEGER PRIMARY KEY,                       -- trace key
+  process_id  INTEGER NOT NULL REFERENCES processes(id), -- owning process
+  tid         INTEGER NOT NULL,                          -- kernel thread id
+  name        TEXT,                                      -- last known name (comm, pthread_setname_np; untrusted text)
+  start_ns    INTEGER,                                   -- creation, or first sight
+  end_ns      INTEGER,                                   -- exit; NULL if never seen ending
+  lost_events INTEGER NOT NULL DEFAULT 0                 -- agent events dropped for this thread (full ring)
+);
+
+-- Synchronization objects that were contended or waited on, per process.
+CREATE TABLE objects (
+  id          INTEGER PRIMARY KEY,                       -- trace key
+  process_id  INTEGER NOT NULL REFERENCES processes(id), -- process whose address space holds it
+  address     INTEGER NOT NULL,                          -- its address (pthread_t value for kind 'thread')
+  kind        TEXT NOT NULL,                             -- mutex, rwlock, spin, cond, barrier, sem, thread, gil
+  name        TEXT                                       -- data symbol containing it ('symbol+0xoff'), or NULL (heap, stack)
+);
+
+-- Per-thread counters of each object, including uncontended acquisitions that
+-- the agent counted without recording an event.
+CREATE TABLE object_stats (
+  object_id    INTEGER NOT NULL REFERENCES objects(id),  -- the object
+  thread_id    INTEGER NOT NULL REFERENCES threads(id),  -- the thread that used it
+  acquisitions INTEGER NOT NULL,                          -- successful lock operations, contended or not
+  contentions  INTEGER NOT NULL,                          -- acquisitions that had to wait
+  hold_ns      INTEGER NOT NULL,                          -- total time held, over the timed holds (hold_samples)
+  hold_max_ns  INTEGER NOT NULL,                          -- longest timed hold
+  hold_samples INTEGER NOT NULL,                          -- holds that were timed (all, or a sample of them)
+  PRIMARY KEY (object_id, thread_id)
+) WITHOUT ROWID;
+
+-- Every blocking wait of every instrumented thread: contended lock
+-- acquisitions, condition/barrier/semaphore/join waits, poll-family calls with
+-- a non-zero timeout, sleeps.
+CREATE TABLE waits (
+  id               INTEGER PRIMARY KEY,                  -- trace key, in order of start_ns per thread
+  thread_id        INTEGER NOT NULL REFERENCES threads(id), -- the waiting thread
+  object_id        INTEGER REFERENCES objects(id),       -- what it waited on; NULL for poll-family and sleep
+  kind             TEXT NOT NULL,                        -- mutex rdlock wrlock spin cond barrier sem join poll select epoll sleep
+  start_ns         INTEGER NOT NULL,                     -- wait began (the try that failed, or the blocking call)
+  end_ns           INTEGER NOT NULL,                     -- wait ended (call returned)
+  result           TEXT NOT NULL,                        -- ok, timeout, error, interrupted
+  error            INTEGER NOT NULL DEFAULT 0,           -- errno or return code when result is 'error'
+  holder_thread_id INTEGER REFERENCES threads(id),       -- the thread that held the lock (or was joined); NULL if unknown
+  stack_id         INTEGER REFERENCES stacks(id),        -- call stack of the waiter; NULL if none was captured
+  arg              INTEGER                               -- kind-specific: cond = mutex address, poll/select = descriptor count, epoll = epoll fd, sleep = requested ns
+);
+
+-- When each thread was on which CPU: one row per on-CPU interval.
+CREATE TABLE cpu_slices (
+  thread_id INTEGER NOT NULL REFERENCES threads(id), -- the thread
+  cpu       INTEGER NOT NULL,                        -- CPU number
+  start_ns  INTEGER NOT NULL,                        -- switched in
+  end_ns    INTEGER NOT NULL,                        -- switched out
+  preempted INTEGER NOT NULL                         -- 1 if switched out while still runnable (preemption), 0 if it blocked or exited
+);
+
+-- Call stacks of waits, deduplicated per process image.
+CREATE TABLE stacks (
+  id         INTEGER PRIMARY KEY,                       -- trace key
+  process_id INTEGER NOT NULL REFERENCES processes(id), -- whose address space the addresses belong to
+  depth      INTEGER NOT NULL                           -- number of frames
+);
+
+-- Symbolized code locations, shared by stacks.
+CREATE TABLE frames (
+  id       INTEGER PRIMARY KEY, -- trace key
+  module   TEXT,                -- path of the executable or library (untrusted text)
+  address  INTEGER NOT NULL,    -- offset of the instruction in the module (file-relative virtual address)
+  function TEXT,                -- function name from the symbol table, demangling left to the reader; NULL if unknown
+  file     TEXT,                -- source file from debug info; NULL without debug info
+  line     INTEGER              -- source line; NULL without debug info
+);
+
+-- The frames of each stack, depth 0 being the innermost (the caller of the
+-- function that waited).
+CREATE TABLE stack_frames (
+  stack_id INTEGER NOT NULL REFERENCES stacks(id),
+  depth    INTEGER NOT NULL,  -- 0 = innermost
+  frame_id INTEGER NOT NULL REFERENCES frames(id),
+  PRIMARY KEY (stack_id, depth)
+) WITHOUT ROWID;
+
+-- Executables and libraries mapped in each process image, as the agent saw
+-- them; used to symbolize stacks and to name objects.
+CREATE TABLE modules (
+  process_id INTEGER NOT NULL REFERENCES processes(id),
+  path       TEXT NOT NULL,     -- path of the file (untrusted text)
+  start      INTEGER NOT NULL,  -- lowest mapped address
+  end        INTEGER NOT NULL,  -- highest mapped address + 1
+  bias       INTEGER NOT NULL   -- load bias: runtime address = file address + bias
+);
+
+-- Indexes for the queries of reports and viewer.
+CREATE INDEX waits_by_thread ON waits (thread_id, start_ns);
+CREATE INDEX waits_by_object ON waits (object_id, start_ns);
+CREATE INDEX cpu_slices_by_thread ON cpu_slices (thread_id, start_ns);
+CREATE INDEX cpu_slices_by_cpu ON cpu_slices (cpu, start_ns);
+CREATE INDEX threads_by_process ON threads (process_id);
+CREATE UNIQUE INDEX frames_by_location ON frames (module, address);
