@@ -1,1 +1,538 @@
-/* placeholder: being written */
+/* weft-finalize.c — after the last batch: fold in what the agents' chunk
+ * headers say, symbolize stacks and name objects, write the tables that were
+ * kept in memory (processes, threads, objects, stats, stacks) and meta. */
+#include <stdio.h>
+#include <unistd.h>
+#include <string.h>
+
+#include "weft-config.h"
+#include "weft-symbols.h"
+#include "weft-writer-private.h"
+
+typedef struct
+{
+  WeftWriter     *writer;
+  WeftSymbolizer *symbolizer;
+  GHashTable     *frames;     /* "offset@module" → frame id */
+  gint64          next_frame_id;
+} Finalize;
+
+static gint
+compare_image_start (gconstpointer a,
+                     gconstpointer b)
+{
+  const WeftSessionImage *image_a = *(WeftSessionImage * const *) a;
+  const WeftSessionImage *image_b = *(WeftSessionImage * const *) b;
+
+  return image_a->image_start_ns < image_b->image_start_ns ? -1
+         : image_a->image_start_ns > image_b->image_start_ns;
+}
+
+/* argv as the kernel keeps it (NUL-separated) → one line. */
+static char *
+join_cmdline (const char *cmdline,
+              guint32     bytes)
+{
+  GString *line = g_string_new (NULL);
+
+  bytes = MIN (bytes, WEFT_WIRE_CMDLINE_BYTES);
+  for (guint32 i = 0; i < bytes; i++)
+    g_string_append_c (line, cmdline[i] == '\0' ? ' ' : cmdline[i]);
+  while (line->len > 0 && line->str[line->len - 1] == ' ')
+    g_string_truncate (line, line->len - 1);
+  return g_string_free (line, FALSE);
+}
+
+/* Each image's chunk 0 holds its exe, argv and, if it ended by exit(), its
+ * status and CPU time; later images of a pid (exec) win. */
+static void
+apply_images (WeftWriter *self,
+              GPtrArray  *images)
+{
+  g_autoptr (GPtrArray) sorted = g_ptr_array_copy (images, NULL, NULL);
+
+  g_ptr_array_sort (sorted, compare_image_start);
+  for (guint i = 0; i < sorted->len; i++)
+    {
+      const WeftSessionImage *image = sorted->pdata[i];
+      const WeftWireChunk *chunk0 = image->chunk0;
+      WriterProcess *process = weft_writer_get_process (self, image->pid);
+
+      process->instrumented = TRUE;
+      if (process->ppid == 0)
+        process->ppid = image->ppid;
+      if (chunk0 == NULL)
+        continue;
+      self->agent_lost += atomic_load (&chunk0->lost_events);
+      g_free (process->exe);
+      process->exe = g_strndup (chunk0->exe, sizeof chunk0->exe);
+      g_free (process->command);
+      process->command = join_cmdline (chunk0->cmdline, chunk0->cmdline_bytes);
+      if (atomic_load (&chunk0->state) == WEFT_CHUNK_EXITED)
+        {
+          if (process->exit_status < 0 && process->exit_signal == 0 && chunk0->exit_status >= 0)
+            process->exit_status = chunk0->exit_status & 0xff;
+          if (process->cpu_ns < 0 && atomic_load (&chunk0->process_cpu_ns) != 0)
+            process->cpu_ns = (gint64) atomic_load (&chunk0->process_cpu_ns);
+        }
+    }
+}
+
+static void
+resolve_names_and_joins (WeftWriter *self)
+{
+  static const char sql[] = "UPDATE waits SET holder_thread_id = :holder WHERE id = :id";
+
+  for (guint i = 0; i < self->all_processes->len; i++)
+    {
+      WriterProcess *process = self->all_processes->pdata[i];
+      GHashTableIter iter;
+      gpointer key, value;
+
+      g_hash_table_iter_init (&iter, process->pending_names);
+      while (g_hash_table_iter_next (&iter, &key, &value))
+        {
+          gint32 tid = GPOINTER_TO_INT (g_hash_table_lookup (process->pthreads, key));
+
+          if (tid != 0)
+            {
+              WriterThread *thread = weft_writer_get_thread (self, process->pid, tid);
+
+              g_free (thread->name);
+              thread->name = g_strdup (value);
+            }
+        }
+    }
+
+  for (guint i = 0; i < self->joins->len && self->error == NULL; i++)
+    {
+      const WriterJoin *join = &g_array_index (self->joins, WriterJoin, i);
+      gint32 tid = GPOINTER_TO_INT (g_hash_table_lookup (join->process->pthreads, &join->pthread));
+      sqlite3_stmt *stmt;
+
+      if (tid == 0 || (stmt = weft_trace_prepare (self->trace, sql, &self->error)) == NULL)
+        continue;
+      sqlite3_bind_int64 (stmt, 1, weft_writer_get_thread (self, join->process->pid, tid)->id);
+      sqlite3_bind_int64 (stmt, 2, join->wait_row);
+      if (sqlite3_step (stmt) != SQLITE_DONE)
+        weft_trace_sql_error (self->trace, sql, &self->error);
+    }
+}
+
+/* Runs a prepared insert; the first failure is kept in self->error. */
+static void
+step (WeftWriter   *self,
+      sqlite3_stmt *stmt,
+      const char   *sql)
+{
+  if (sqlite3_step (stmt) != SQLITE_DONE && self->error == NULL)
+    weft_trace_sql_error (self->trace, sql, &self->error);
+  sqlite3_reset (stmt);
+}
+
+static sqlite3_stmt *
+prepare (WeftWriter *self,
+         const char *sql)
+{
+  if (self->error != NULL)
+    return NULL;
+  return weft_trace_prepare (self->trace, sql, &self->error);
+}
+
+static void
+bind_text_or_null (sqlite3_stmt *stmt,
+                   int           index,
+                   const char   *text)
+{
+  if (text != NULL && text[0] != '\0')
+    sqlite3_bind_text (stmt, index, text, -1, SQLITE_TRANSIENT);
+  else
+    sqlite3_bind_null (stmt, index);
+}
+
+static const WeftRecModule *
+module_for (WeftWriter             *self,
+            const WeftSessionImage *image,
+            guint64                 address)
+{
+  GArray *modules = g_hash_table_lookup (self->modules, image);
+
+  for (guint i = 0; modules != NULL && i < modules->len; i++)
+    {
+      const WeftRecModule *module = &g_array_index (modules, WeftRecModule, i);
+
+      if (address >= module->start && address < module->end)
+        return module;
+    }
+  return NULL;
+}
+
+static gint64
+frame_for (Finalize               *fin,
+           const WeftSessionImage *image,
+           guint64                 ip)
+{
+  static const char sql[] =
+    "INSERT INTO frames (id, module, address, function, file, line)"
+    " VALUES (:id, :module, :address, :function, :file, :line)";
+  const WeftRecModule *module = module_for (fin->writer, image, ip);
+  g_autofree char *path = module != NULL ? g_strndup (module->path, sizeof module->path) : NULL;
+  g_auto (WeftSymbol) symbol = { 0 };
+  g_autofree char *key = NULL;
+  gpointer known;
+  sqlite3_stmt *stmt;
+
+  symbol.offset = ip;
+  if (module != NULL)
+    weft_symbolizer_lookup_code (fin->symbolizer, path, module->bias, ip, TRUE, &symbol);
+  key = g_strdup_printf ("%" G_GUINT64_FORMAT "@%s", symbol.offset, path ? path : "");
+  if (g_hash_table_lookup_extended (fin->frames, key, NULL, &known))
+    return GPOINTER_TO_SIZE (known);
+
+  if ((stmt = prepare (fin->writer, sql)) == NULL)
+    return 0;
+  sqlite3_bind_int64 (stmt, 1, ++fin->next_frame_id);
+  bind_text_or_null (stmt, 2, path);
+  sqlite3_bind_int64 (stmt, 3, (gint64) symbol.offset);
+  bind_text_or_null (stmt, 4, symbol.function);
+  bind_text_or_null (stmt, 5, symbol.file);
+  if (symbol.line > 0)
+    sqlite3_bind_int (stmt, 6, symbol.line);
+  else
+    sqlite3_bind_null (stmt, 6);
+  step (fin->writer, stmt, sql);
+  g_hash_table_insert (fin->frames, g_steal_pointer (&key), GSIZE_TO_POINTER (fin->next_frame_id));
+  return fin->next_frame_id;
+}
+
+static void
+write_stacks (Finalize *fin)
+{
+  static const char stack_sql[] =
+    "INSERT INTO stacks (id, process_id, depth) VALUES (:id, :process, :depth)";
+  static const char frame_sql[] =
+    "INSERT INTO stack_frames (stack_id, depth, frame_id) VALUES (:stack, :depth, :frame)";
+  WeftWriter *self = fin->writer;
+
+  for (guint i = 0; i < self->all_stacks->len; i++)
+    {
+      WriterStack *stack = self->all_stacks->pdata[i];
+      guint depth = stack->ips != NULL ? stack->ips->len : 0;
+      sqlite3_stmt *stmt;
+
+      if ((stmt = prepare (self, stack_sql)) == NULL)
+        return;
+      sqlite3_bind_int64 (stmt, 1, stack->id);
+      sqlite3_bind_int64 (stmt, 2, weft_writer_get_process (self, stack->image->pid)->id);
+      sqlite3_bind_int (stmt, 3, depth);
+      step (self, stmt, stack_sql);
+
+      for (guint d = 0; d < depth; d++)
+        {
+          gint64 frame = frame_for (fin, stack->image, g_array_index (stack->ips, guint64, d));
+
+          if ((stmt = prepare (self, frame_sql)) == NULL)
+            return;
+          sqlite3_bind_int64 (stmt, 1, stack->id);
+          sqlite3_bind_int (stmt, 2, d);
+          sqlite3_bind_int64 (stmt, 3, frame);
+          step (self, stmt, frame_sql);
+        }
+    }
+}
+
+static const char *
+object_kind_name (guint kind)
+{
+  static const char *const names[] = {
+    [WEFT_OBJ_NONE] = "mutex", [WEFT_OBJ_MUTEX] = "mutex", [WEFT_OBJ_RWLOCK] = "rwlock",
+    [WEFT_OBJ_SPIN] = "spin", [WEFT_OBJ_COND] = "cond", [WEFT_OBJ_BARRIER] = "barrier",
+    [WEFT_OBJ_SEM] = "sem", [WEFT_OBJ_THREAD] = "thread",
+  };
+
+  return kind < G_N_ELEMENTS (names) ? names[kind] : "mutex";
+}
+
+/* Any image of the process will do for naming: data addresses of one pid
+ * are the same in all of its images only until exec, so prefer the last. */
+static const WeftSessionImage *
+last_image_of (GPtrArray *images,
+               gint32     pid)
+{
+  const WeftSessionImage *found = NULL;
+
+  for (guint i = 0; i < images->len; i++)
+    {
+      const WeftSessionImage *image = images->pdata[i];
+
+      if (image->pid == pid && (found == NULL || image->image_start_ns > found->image_start_ns))
+        found = image;
+    }
+  return found;
+}
+
+static void
+write_objects (Finalize  *fin,
+               GPtrArray *images)
+{
+  static const char sql[] =
+    "INSERT INTO objects (id, process_id, address, kind, name)"
+    " VALUES (:id, :process, :address, :kind, :name)";
+  WeftWriter *self = fin->writer;
+
+  for (guint i = 0; i < self->all_objects->len; i++)
+    {
+      WriterObject *object = self->all_objects->pdata[i];
+      const WeftSessionImage *image = last_image_of (images, object->process->pid);
+      const WeftRecModule *module = image ? module_for (self, image, object->address) : NULL;
+      g_autofree char *name = NULL;
+      sqlite3_stmt *stmt;
+
+      if (module != NULL && object->kind != WEFT_OBJ_THREAD)
+        {
+          g_autofree char *path = g_strndup (module->path, sizeof module->path);
+
+          name = weft_symbolizer_name_data (fin->symbolizer, path, module->bias, object->address);
+        }
+      if ((stmt = prepare (self, sql)) == NULL)
+        return;
+      sqlite3_bind_int64 (stmt, 1, object->id);
+      sqlite3_bind_int64 (stmt, 2, object->process->id);
+      sqlite3_bind_int64 (stmt, 3, (gint64) object->address);
+      sqlite3_bind_text (stmt, 4, object_kind_name (object->kind), -1, SQLITE_STATIC);
+      bind_text_or_null (stmt, 5, name);
+      step (self, stmt, sql);
+    }
+}
+
+static void
+write_object_stats (WeftWriter *self)
+{
+  static const char sql[] =
+    "INSERT INTO object_stats (object_id, thread_id, acquisitions, contentions,"
+    " hold_ns, hold_max_ns, hold_samples)"
+    " VALUES (:object, :thread, :acquisitions, :contentions, :hold, :hold_max, :samples)";
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_hash_table_iter_init (&iter, self->stats);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      const WriterStats *stats = value;
+      gint64 object_id, thread_id;
+      sqlite3_stmt *stmt;
+
+      if (sscanf (key, "%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT, &object_id, &thread_id) != 2
+          || (stmt = prepare (self, sql)) == NULL)
+        continue;
+      sqlite3_bind_int64 (stmt, 1, object_id);
+      sqlite3_bind_int64 (stmt, 2, thread_id);
+      sqlite3_bind_int64 (stmt, 3, (gint64) stats->acquisitions);
+      sqlite3_bind_int64 (stmt, 4, (gint64) stats->contentions);
+      sqlite3_bind_int64 (stmt, 5, (gint64) stats->hold_ns);
+      sqlite3_bind_int64 (stmt, 6, (gint64) stats->hold_max_ns);
+      sqlite3_bind_int64 (stmt, 7, (gint64) stats->hold_samples);
+      step (self, stmt, sql);
+    }
+}
+
+static void
+write_modules (WeftWriter *self)
+{
+  static const char sql[] =
+    "INSERT INTO modules (process_id, path, start, end, bias)"
+    " VALUES (:process, :path, :start, :end, :bias)";
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_hash_table_iter_init (&iter, self->modules);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      const WeftSessionImage *image = key;
+      GArray *modules = value;
+
+      for (guint i = 0; i < modules->len; i++)
+        {
+          const WeftRecModule *module = &g_array_index (modules, WeftRecModule, i);
+          g_autofree char *path = g_strndup (module->path, sizeof module->path);
+          sqlite3_stmt *stmt;
+
+          if ((stmt = prepare (self, sql)) == NULL)
+            return;
+          sqlite3_bind_int64 (stmt, 1, weft_writer_get_process (self, image->pid)->id);
+          sqlite3_bind_text (stmt, 2, path, -1, SQLITE_TRANSIENT);
+          sqlite3_bind_int64 (stmt, 3, (gint64) module->start);
+          sqlite3_bind_int64 (stmt, 4, (gint64) module->end);
+          sqlite3_bind_int64 (stmt, 5, (gint64) module->bias);
+          step (self, stmt, sql);
+        }
+    }
+}
+
+static void
+bind_time_or_null (sqlite3_stmt *stmt,
+                   int           index,
+                   guint64       time_ns)
+{
+  if (time_ns != 0)
+    sqlite3_bind_int64 (stmt, index, (gint64) time_ns);
+  else
+    sqlite3_bind_null (stmt, index);
+}
+
+static void
+write_threads (WeftWriter           *self,
+               const WeftWriterMeta *meta)
+{
+  static const char sql[] =
+    "INSERT INTO threads (id, process_id, tid, name, start_ns, end_ns, lost_events)"
+    " VALUES (:id, :process, :tid, :name, :start, :end, :lost)";
+
+  for (guint i = 0; i < self->all_threads->len; i++)
+    {
+      WriterThread *thread = self->all_threads->pdata[i];
+      WriterProcess *process = thread->process;
+      sqlite3_stmt *stmt;
+
+      /* A thread is part of its process's life: widen the process to it. */
+      if (thread->start_ns == 0)
+        thread->start_ns = process->start_ns != 0 ? process->start_ns : meta->start_ns;
+      if (process->start_ns == 0 || thread->start_ns < process->start_ns)
+        process->start_ns = thread->start_ns;
+      if (thread->end_ns > process->end_ns)
+        process->end_ns = thread->end_ns;
+
+      if ((stmt = prepare (self, sql)) == NULL)
+        return;
+      sqlite3_bind_int64 (stmt, 1, thread->id);
+      sqlite3_bind_int64 (stmt, 2, process->id);
+      sqlite3_bind_int (stmt, 3, thread->tid);
+      bind_text_or_null (stmt, 4, thread->end_name != NULL ? thread->end_name : thread->name);
+      bind_time_or_null (stmt, 5, thread->start_ns);
+      bind_time_or_null (stmt, 6, thread->end_ns);
+      sqlite3_bind_int64 (stmt, 7, (gint64) thread->lost_events);
+      step (self, stmt, sql);
+    }
+}
+
+static WriterProcess *
+process_by_pid (WeftWriter *self,
+                gint32      pid)
+{
+  return pid > 0 ? g_hash_table_lookup (self->processes, GINT_TO_POINTER (pid)) : NULL;
+}
+
+/* CPU time as the kernel counted it: the agent's own reading at exit (this
+ * process alone), else the collector's wait4 (which also counts children the
+ * process reaped itself). */
+static gint64
+process_cpu_ns (const WriterProcess *process)
+{
+  return process->cpu_ns >= 0 ? process->cpu_ns : process->reaped_cpu_ns;
+}
+
+static void
+write_processes (WeftWriter           *self,
+                 const WeftWriterMeta *meta)
+{
+  static const char sql[] =
+    "INSERT INTO processes (id, pid, parent_id, command, exe, start_ns, end_ns,"
+    " exit_status, exit_signal, cpu_ns, instrumented)"
+    " VALUES (:id, :pid, :parent, :command, :exe, :start, :end, :status, :signal, :cpu,"
+    " :instrumented)";
+
+  for (guint i = 0; i < self->all_processes->len; i++)
+    {
+      WriterProcess *process = self->all_processes->pdata[i];
+      WriterProcess *parent = process_by_pid (self, process->ppid);
+      sqlite3_stmt *stmt;
+
+      if (process->pid == meta->root_pid && process->start_ns == 0)
+        process->start_ns = meta->start_ns;
+      if ((stmt = prepare (self, sql)) == NULL)
+        return;
+      sqlite3_bind_int64 (stmt, 1, process->id);
+      sqlite3_bind_int (stmt, 2, process->pid);
+      if (parent != NULL && parent != process)
+        sqlite3_bind_int64 (stmt, 3, parent->id);
+      bind_text_or_null (stmt, 4, process->command != NULL ? process->command : process->comm);
+      bind_text_or_null (stmt, 5, process->exe);
+      bind_time_or_null (stmt, 6, process->start_ns);
+      bind_time_or_null (stmt, 7, process->end_ns);
+      if (process->exit_signal == 0 && process->exit_status >= 0)
+        sqlite3_bind_int (stmt, 8, process->exit_status);
+      if (process->exit_signal != 0)
+        sqlite3_bind_int (stmt, 9, process->exit_signal);
+      if (process_cpu_ns (process) >= 0)
+        sqlite3_bind_int64 (stmt, 10, process_cpu_ns (process));
+      sqlite3_bind_int (stmt, 11, process->instrumented ? 1 : 0);
+      step (self, stmt, sql);
+    }
+}
+
+static void
+write_meta (WeftWriter           *self,
+            const WeftWriterMeta *meta,
+            guint64               lost_events)
+{
+  char hostname[256] = "";
+
+  gethostname (hostname, sizeof hostname - 1);
+  if (self->error != NULL)
+    return;
+  if (!weft_trace_set_meta (self->trace, "weft_version", WEFT_VERSION, &self->error)
+      || !weft_trace_set_meta_int (self->trace, "format_version", WEFT_TRACE_FORMAT_VERSION, &self->error)
+      || !weft_trace_set_meta (self->trace, "command", meta->command, &self->error)
+      || !weft_trace_set_meta_int (self->trace, "start_ns", (gint64) meta->start_ns, &self->error)
+      || !weft_trace_set_meta_int (self->trace, "end_ns", (gint64) meta->end_ns, &self->error)
+      || !weft_trace_set_meta_int (self->trace, "cpus", sysconf (_SC_NPROCESSORS_ONLN), &self->error)
+      || !weft_trace_set_meta (self->trace, "hostname", hostname, &self->error)
+      || !weft_trace_set_meta (self->trace, "sched_source", meta->sched_source, &self->error)
+      || !weft_trace_set_meta_int (self->trace, "sched_period_ns", (gint64) meta->sched_period_ns, &self->error)
+      || !weft_trace_set_meta_int (self->trace, "lost_events", (gint64) lost_events, &self->error)
+      || !weft_trace_set_meta_int (self->trace, "root_pid", meta->root_pid, &self->error)
+      || !weft_trace_set_meta_int (self->trace, "complete", 1, &self->error))
+    return;
+}
+
+gboolean
+weft_finalize_trace (WeftWriter           *self,
+                     GPtrArray            *images,
+                     const WeftWriterMeta *meta,
+                     WeftWriterSummary    *summary,
+                     GError              **error)
+{
+  Finalize fin = { .writer = self };
+  guint64 lost_events;
+
+  apply_images (self, images);
+  resolve_names_and_joins (self);
+
+  fin.symbolizer = weft_symbolizer_new ();
+  fin.frames = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  write_stacks (&fin);
+  write_objects (&fin, images);
+  g_hash_table_unref (fin.frames);
+  weft_symbolizer_free (fin.symbolizer);
+
+  write_object_stats (self);
+  write_modules (self);
+  write_threads (self, meta);
+  write_processes (self, meta);
+  lost_events = self->agent_lost + meta->sched_lost + meta->session_corrupt;
+  write_meta (self, meta, lost_events);
+  if (self->error == NULL)
+    weft_trace_exec (self->trace, "COMMIT", &self->error);
+
+  if (self->error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&self->error));
+      return FALSE;
+    }
+  summary->processes = self->all_processes->len;
+  summary->threads = self->all_threads->len;
+  summary->waits = self->waits;
+  summary->cpu_slices = self->cpu_slices;
+  summary->lost_events = lost_events;
+  return TRUE;
+}

@@ -1,1 +1,454 @@
-/* placeholder: being written */
+/* weft-session.c — the collector's side of the shared-memory session: the
+ * private directory, the chunk files the agents create in it, and draining
+ * their rings (see agent/weft-wire.h for the protocol). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "weft-session.h"
+
+typedef struct
+{
+  char             *name;          /* file name in the session directory */
+  WeftWireChunk    *chunk;         /* the mapping */
+  gsize             map_bytes;
+  WeftSessionImage *image;
+  guint32          *generations;   /* per slot: the generation last seen owned */
+} SessionChunk;
+
+struct _WeftSession
+{
+  char       *path;
+  int         dir_fd;
+  guint32     ring_bytes;
+  guint32     slot_count;
+  GHashTable *known;             /* file name → SessionChunk* */
+  GPtrArray  *chunks;            /* SessionChunk*, in discovery order */
+  GPtrArray  *images;            /* WeftSessionImage* */
+  GHashTable *images_by_key;     /* "pid-start_ns" → WeftSessionImage* */
+  guint64     corrupt_records;   /* records that could not be parsed (bad size) */
+};
+
+static void
+session_chunk_free (gpointer data)
+{
+  SessionChunk *chunk = data;
+
+  if (chunk->chunk != NULL)
+    munmap (chunk->chunk, chunk->map_bytes);
+  g_free (chunk->generations);
+  g_free (chunk->name);
+  g_free (chunk);
+}
+
+static guint64
+monotonic_ns (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (guint64) ts.tv_sec * G_GUINT64_CONSTANT (1000000000) + (guint64) ts.tv_nsec;
+}
+
+static gboolean
+write_session_file (WeftSession  *self,
+                    guint32       flags,
+                    GError      **error)
+{
+  WeftWireSession session = {
+    .magic = WEFT_WIRE_SESSION_MAGIC,
+    .version = WEFT_WIRE_VERSION,
+    .slot_count = self->slot_count,
+    .ring_bytes = self->ring_bytes,
+    .flags = flags,
+    .collector_pid = getpid (),
+    .start_ns = monotonic_ns (),
+  };
+  int fd;
+
+  fd = openat (self->dir_fd, WEFT_WIRE_SESSION_FILE,
+               O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0 || write (fd, &session, sizeof session) != sizeof session)
+    {
+      int saved_errno = errno;
+
+      if (fd >= 0)
+        close (fd);
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   "cannot write the session file in %s: %s",
+                   self->path, g_strerror (saved_errno));
+      return FALSE;
+    }
+  close (fd);
+  return TRUE;
+}
+
+/* Creates the private directory: under /dev/shm by default so rings live in
+ * memory, else in the temporary directory. */
+WeftSession *
+weft_session_new (const char  *dir,
+                  guint32      ring_bytes,
+                  guint32      slot_count,
+                  guint32      flags,
+                  GError     **error)
+{
+  g_autoptr (WeftSession) self = g_new0 (WeftSession, 1);
+  g_autofree char *template = NULL;
+
+  g_return_val_if_fail (ring_bytes >= 65536 && (ring_bytes & (ring_bytes - 1)) == 0, NULL);
+  g_return_val_if_fail (slot_count > 0, NULL);
+
+  self->dir_fd = -1;
+  self->ring_bytes = ring_bytes;
+  self->slot_count = slot_count;
+  self->known = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->chunks = g_ptr_array_new_with_free_func (session_chunk_free);
+  self->images = g_ptr_array_new_with_free_func (g_free);
+  self->images_by_key = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+
+  if (dir == NULL)
+    dir = g_file_test ("/dev/shm", G_FILE_TEST_IS_DIR) && access ("/dev/shm", W_OK) == 0
+          ? "/dev/shm" : g_get_tmp_dir ();
+  template = g_build_filename (dir, "weft-XXXXXX", NULL);
+  if (g_mkdtemp_full (template, 0700) == NULL)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   "cannot create a session directory in %s: %s", dir, g_strerror (saved_errno));
+      return NULL;
+    }
+  self->path = g_steal_pointer (&template);
+  self->dir_fd = open (self->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (self->dir_fd < 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   "cannot open %s: %s", self->path, g_strerror (saved_errno));
+      return NULL;
+    }
+  if (!write_session_file (self, flags, error))
+    return NULL;
+
+  return g_steal_pointer (&self);
+}
+
+const char *
+weft_session_get_path (WeftSession *self)
+{
+  return self->path;
+}
+
+GPtrArray *
+weft_session_get_images (WeftSession *self)
+{
+  return self->images;
+}
+
+/* A chunk file is ready once its header is complete: the agent creates the
+ * file, sizes it, maps it and fills the header; until every field adds up we
+ * leave it for the next round. */
+static gboolean
+chunk_header_ready (const WeftWireChunk *chunk,
+                    gsize                file_bytes)
+{
+  if (chunk->magic != WEFT_WIRE_CHUNK_MAGIC || chunk->version != WEFT_WIRE_VERSION)
+    return FALSE;
+  if (chunk->pid <= 0 || chunk->image_start_ns == 0 || chunk->slot_count == 0)
+    return FALSE;
+  if (chunk->ring_bytes < 8 || chunk->ring_bytes % 8 != 0)
+    return FALSE;
+  if (chunk->slot_bytes != sizeof (WeftWireSlot) + chunk->ring_bytes)
+    return FALSE;
+  if (chunk->header_bytes < sizeof (WeftWireChunk) || chunk->header_bytes % 8 != 0)
+    return FALSE;
+  return weft_wire_slot_offset (chunk->header_bytes, chunk->slot_bytes, chunk->slot_count)
+         <= file_bytes;
+}
+
+static WeftSessionImage *
+session_image_for (WeftSession         *self,
+                   const WeftWireChunk *chunk)
+{
+  g_autofree char *key = g_strdup_printf ("%d-%" G_GUINT64_FORMAT,
+                                          chunk->pid, chunk->image_start_ns);
+  WeftSessionImage *image = g_hash_table_lookup (self->images_by_key, key);
+
+  if (image == NULL)
+    {
+      image = g_new0 (WeftSessionImage, 1);
+      image->pid = chunk->pid;
+      image->ppid = chunk->ppid;
+      image->image_start_ns = chunk->image_start_ns;
+      g_ptr_array_add (self->images, image);
+      g_hash_table_insert (self->images_by_key, g_steal_pointer (&key), image);
+    }
+  if (chunk->chunk_seq == 0)
+    image->chunk0 = chunk;
+  return image;
+}
+
+/* Maps one chunk file. Returns NULL (and remembers nothing) when the file is
+ * not complete yet; returns NULL and remembers the name when it never will be
+ * a chunk we can read. */
+static SessionChunk *
+session_try_map (WeftSession *self,
+                 const char  *name)
+{
+  g_autofree SessionChunk *chunk = NULL;
+  struct stat st;
+  void *map;
+  int fd;
+
+  fd = openat (self->dir_fd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0)
+    return NULL;
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode) || st.st_uid != geteuid ()
+      || (gsize) st.st_size < WEFT_WIRE_PAGE_BYTES)
+    {
+      close (fd);
+      return NULL;
+    }
+  map = mmap (NULL, st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  close (fd);
+  if (map == MAP_FAILED)
+    return NULL;
+  if (!chunk_header_ready (map, st.st_size))
+    {
+      munmap (map, st.st_size);
+      return NULL;
+    }
+
+  chunk = g_new0 (SessionChunk, 1);
+  chunk->name = g_strdup (name);
+  chunk->chunk = map;
+  chunk->map_bytes = st.st_size;
+  chunk->generations = g_new0 (guint32, chunk->chunk->slot_count);
+  chunk->image = session_image_for (self, chunk->chunk);
+  return g_steal_pointer (&chunk);
+}
+
+static gint
+compare_chunk_seq (gconstpointer a,
+                   gconstpointer b)
+{
+  const SessionChunk *chunk_a = *(SessionChunk * const *) a;
+  const SessionChunk *chunk_b = *(SessionChunk * const *) b;
+
+  return (gint) chunk_a->chunk->chunk_seq - (gint) chunk_b->chunk->chunk_seq;
+}
+
+static void
+session_scan (WeftSession *self)
+{
+  g_autoptr (GPtrArray) fresh = g_ptr_array_new ();
+  DIR *dir;
+  struct dirent *entry;
+  int fd;
+
+  fd = dup (self->dir_fd);
+  if (fd < 0 || (dir = fdopendir (fd)) == NULL)
+    {
+      if (fd >= 0)
+        close (fd);
+      return;
+    }
+  rewinddir (dir);
+  while ((entry = readdir (dir)) != NULL)
+    {
+      SessionChunk *chunk;
+
+      if (!g_str_has_suffix (entry->d_name, ".chunk")
+          || g_hash_table_contains (self->known, entry->d_name))
+        continue;
+      chunk = session_try_map (self, entry->d_name);
+      if (chunk == NULL)
+        continue;
+      g_hash_table_insert (self->known, g_strdup (entry->d_name), chunk);
+      g_ptr_array_add (fresh, chunk);
+    }
+  closedir (dir);
+
+  /* Lower chunk numbers first, so an image's slots are drained in the order
+   * its threads claimed them. */
+  g_ptr_array_sort (fresh, compare_chunk_seq);
+  for (guint i = 0; i < fresh->len; i++)
+    g_ptr_array_add (self->chunks, fresh->pdata[i]);
+}
+
+static WeftWireSlot *
+chunk_slot (SessionChunk *chunk,
+            guint32       i)
+{
+  return (WeftWireSlot *) ((char *) chunk->chunk
+                           + weft_wire_slot_offset (chunk->chunk->header_bytes,
+                                                    chunk->chunk->slot_bytes, i));
+}
+
+/* Delivers the records between tail and head. A record whose size is not
+ * plausible means the ring is damaged (a writer killed mid-record cannot do
+ * that: head moves only after the record is complete); we skip to head and
+ * count it rather than guess. */
+static guint
+drain_ring (WeftSession           *self,
+            SessionChunk          *chunk,
+            WeftWireSlot          *slot,
+            WeftSessionRecordFunc  record_func,
+            gpointer               user_data)
+{
+  const guint32 ring_bytes = chunk->chunk->ring_bytes;
+  const char *ring = (const char *) (slot + 1);
+  guint64 head = atomic_load_explicit (&slot->head, memory_order_acquire);
+  guint64 tail = atomic_load_explicit (&slot->tail, memory_order_relaxed);
+  guint delivered = 0;
+
+  if (head - tail > ring_bytes)
+    {
+      self->corrupt_records++;
+      tail = head;
+    }
+  while (tail < head)
+    {
+      guint64 offset = tail % ring_bytes;
+      const WeftRecHeader *record = (const WeftRecHeader *) (ring + offset);
+
+      if (ring_bytes - offset < sizeof (WeftRecHeader))
+        {
+          tail += ring_bytes - offset;
+          continue;
+        }
+      if (record->size < sizeof (WeftRecHeader) || record->size % 8 != 0
+          || record->size > ring_bytes - offset || record->size > head - tail)
+        {
+          self->corrupt_records++;
+          tail = head;
+          break;
+        }
+      if (record->type != WEFT_REC_PAD)
+        {
+          record_func (chunk->image, record, user_data);
+          delivered++;
+        }
+      tail += record->size;
+    }
+  atomic_store_explicit (&slot->tail, tail, memory_order_release);
+  return delivered;
+}
+
+static guint
+drain_chunk (WeftSession           *self,
+             SessionChunk          *chunk,
+             gboolean               closing,
+             WeftSessionRecordFunc  record_func,
+             WeftSessionSlotFunc    slot_func,
+             gpointer               user_data)
+{
+  guint delivered = 0;
+
+  for (guint32 i = 0; i < chunk->chunk->slot_count; i++)
+    {
+      WeftWireSlot *slot = chunk_slot (chunk, i);
+      guint32 state = atomic_load_explicit (&slot->state, memory_order_acquire);
+      guint32 generation = atomic_load_explicit (&slot->generation, memory_order_acquire);
+
+      if (state == WEFT_SLOT_FREE)
+        continue;
+      chunk->generations[i] = generation;
+      delivered += drain_ring (self, chunk, slot, record_func, user_data);
+
+      /* RETIRED was read before head, so the ring is complete: hand over its
+       * counters and give the slot back to the agent. */
+      if (state == WEFT_SLOT_RETIRED)
+        {
+          guint32 expected = WEFT_SLOT_RETIRED;
+
+          slot_func (chunk->image, slot, user_data);
+          atomic_compare_exchange_strong_explicit (&slot->state, &expected, WEFT_SLOT_FREE,
+                                                   memory_order_release, memory_order_relaxed);
+        }
+      else if (closing)
+        slot_func (chunk->image, slot, user_data);
+    }
+  return delivered;
+}
+
+guint
+weft_session_drain (WeftSession           *self,
+                    WeftSessionRecordFunc  record_func,
+                    WeftSessionSlotFunc    slot_func,
+                    gpointer               user_data)
+{
+  guint delivered = 0;
+
+  session_scan (self);
+  for (guint i = 0; i < self->chunks->len; i++)
+    delivered += drain_chunk (self, self->chunks->pdata[i], FALSE,
+                              record_func, slot_func, user_data);
+  return delivered;
+}
+
+void
+weft_session_close (WeftSession           *self,
+                    WeftSessionRecordFunc  record_func,
+                    WeftSessionSlotFunc    slot_func,
+                    gpointer               user_data)
+{
+  /* Drain until nothing moves, so a retired slot is freed and re-read once. */
+  while (weft_session_drain (self, record_func, slot_func, user_data) > 0)
+    ;
+  for (guint i = 0; i < self->chunks->len; i++)
+    drain_chunk (self, self->chunks->pdata[i], TRUE, record_func, slot_func, user_data);
+}
+
+guint64
+weft_session_get_corrupt_records (WeftSession *self)
+{
+  return self->corrupt_records;
+}
+
+static void
+remove_session_files (WeftSession *self)
+{
+  DIR *dir;
+  struct dirent *entry;
+  int fd = dup (self->dir_fd);
+
+  if (fd < 0 || (dir = fdopendir (fd)) == NULL)
+    {
+      if (fd >= 0)
+        close (fd);
+      return;
+    }
+  while ((entry = readdir (dir)) != NULL)
+    if (strcmp (entry->d_name, ".") != 0 && strcmp (entry->d_name, "..") != 0)
+      unlinkat (self->dir_fd, entry->d_name, 0);
+  closedir (dir);
+}
+
+void
+weft_session_free (WeftSession *self)
+{
+  if (self == NULL)
+    return;
+  if (self->dir_fd >= 0)
+    {
+      remove_session_files (self);
+      close (self->dir_fd);
+    }
+  if (self->path != NULL)
+    g_rmdir (self->path);
+  g_clear_pointer (&self->chunks, g_ptr_array_unref);
+  g_clear_pointer (&self->known, g_hash_table_unref);
+  g_clear_pointer (&self->images_by_key, g_hash_table_unref);
+  g_clear_pointer (&self->images, g_ptr_array_unref);
+  g_free (self->path);
+  g_free (self);
+}

@@ -64,6 +64,9 @@ void         weft_session_close        (WeftSession          *self,
 /* Process images seen so far (WeftSessionImage *, owned by the session). */
 GPtrArray   *weft_session_get_images   (WeftSession  *self);
 
+/* Records skipped because their ring held an impossible size. */
+guint64      weft_session_get_corrupt_records (WeftSession *self);
+
 /* Removes the directory and its files. Safe to call on NULL. */
 void         weft_session_free         (WeftSession  *self);
 

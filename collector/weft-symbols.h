@@ -47,5 +47,6 @@ char           *weft_symbolizer_name_data    (WeftSymbolizer *self,
 void            weft_symbol_clear            (WeftSymbol     *symbol);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (WeftSymbolizer, weft_symbolizer_free)
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (WeftSymbol, weft_symbol_clear)
 
 G_END_DECLS

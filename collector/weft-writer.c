@@ -1,1 +1,747 @@
-/* placeholder: being written */
+/* weft-writer.c — batches from the drain loop, the writer thread, and the
+ * model of the recorded program built from agent records and kernel events. */
+#include <sys/wait.h>
+#include <string.h>
+
+#include "weft-writer-private.h"
+
+/* A batch is a byte array of items, each an ItemHeader and its payload. The
+ * drain thread only copies; everything else happens on the writer thread. */
+typedef enum
+{
+  ITEM_RECORD,   /* payload: the ring record */
+  ITEM_SLOT,     /* payload: WeftWireSlot */
+  ITEM_SCHED,    /* payload: WeftSchedEvent */
+  ITEM_REAPED,   /* payload: ReapedItem */
+} ItemType;
+
+typedef struct
+{
+  guint32                 type;
+  guint32                 size;     /* payload bytes */
+  const WeftSessionImage *image;
+} ItemHeader;
+
+typedef struct
+{
+  gint32  pid;
+  gint32  wait_status;
+  guint64 cpu_ns;
+  guint64 time_ns;
+} ReapedItem;
+
+#define BATCH_BYTES (1u << 20)              /* hand over a batch at this size */
+#define ROWS_PER_TRANSACTION 500000u
+
+static const char *const wait_kind_names[] = {
+  [WEFT_WAIT_MUTEX] = "mutex", [WEFT_WAIT_RDLOCK] = "rdlock", [WEFT_WAIT_WRLOCK] = "wrlock",
+  [WEFT_WAIT_SPIN] = "spin", [WEFT_WAIT_COND] = "cond", [WEFT_WAIT_BARRIER] = "barrier",
+  [WEFT_WAIT_SEM] = "sem", [WEFT_WAIT_JOIN] = "join", [WEFT_WAIT_POLL] = "poll",
+  [WEFT_WAIT_SELECT] = "select", [WEFT_WAIT_EPOLL] = "epoll", [WEFT_WAIT_SLEEP] = "sleep",
+};
+
+static const char *const result_names[] = {
+  [WEFT_RESULT_OK] = "ok", [WEFT_RESULT_TIMEOUT] = "timeout",
+  [WEFT_RESULT_ERROR] = "error", [WEFT_RESULT_INTERRUPTED] = "interrupted",
+};
+
+static void
+batch_append (WeftWriter             *self,
+              ItemType                type,
+              const WeftSessionImage *image,
+              const void             *payload,
+              guint32                 size)
+{
+  ItemHeader header = { type, size, image };
+
+  g_byte_array_append (self->batch, (const guint8 *) &header, sizeof header);
+  g_byte_array_append (self->batch, payload, size);
+  /* Keep items aligned for the reader. */
+  while (self->batch->len % 8 != 0)
+    g_byte_array_append (self->batch, (const guint8 *) "", 1);
+  if (self->batch->len >= BATCH_BYTES)
+    weft_writer_flush (self);
+}
+
+void
+weft_writer_add_record (WeftWriter             *self,
+                        const WeftSessionImage *image,
+                        const WeftRecHeader    *record)
+{
+  batch_append (self, ITEM_RECORD, image, record, record->size);
+}
+
+void
+weft_writer_add_slot (WeftWriter             *self,
+                      const WeftSessionImage *image,
+                      const WeftWireSlot     *slot)
+{
+  batch_append (self, ITEM_SLOT, image, slot, sizeof *slot);
+}
+
+void
+weft_writer_add_sched (WeftWriter           *self,
+                       const WeftSchedEvent *event)
+{
+  batch_append (self, ITEM_SCHED, NULL, event, sizeof *event);
+}
+
+void
+weft_writer_add_reaped (WeftWriter *self,
+                        gint32      pid,
+                        int         wait_status,
+                        guint64     cpu_ns,
+                        guint64     time_ns)
+{
+  ReapedItem item = { pid, wait_status, cpu_ns, time_ns };
+
+  batch_append (self, ITEM_REAPED, NULL, &item, sizeof item);
+}
+
+void
+weft_writer_flush (WeftWriter *self)
+{
+  if (self->batch->len == 0)
+    return;
+  g_async_queue_push (self->queue, self->batch);
+  self->batch = g_byte_array_sized_new (BATCH_BYTES + 4096);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The model. */
+
+static void
+writer_process_free (gpointer data)
+{
+  WriterProcess *process = data;
+
+  g_hash_table_unref (process->pthreads);
+  g_hash_table_unref (process->pending_names);
+  g_free (process->comm);
+  g_free (process->command);
+  g_free (process->exe);
+  g_free (process);
+}
+
+static void
+writer_thread_free (gpointer data)
+{
+  WriterThread *thread = data;
+
+  g_free (thread->name);
+  g_free (thread->end_name);
+  g_free (thread);
+}
+
+static void
+writer_stack_free (gpointer data)
+{
+  WriterStack *stack = data;
+
+  if (stack->ips != NULL)
+    g_array_unref (stack->ips);
+  g_free (stack);
+}
+
+WriterProcess *
+weft_writer_get_process (WeftWriter *self,
+                         gint32      pid)
+{
+  WriterProcess *process = g_hash_table_lookup (self->processes, GINT_TO_POINTER (pid));
+
+  if (process != NULL)
+    return process;
+  process = g_new0 (WriterProcess, 1);
+  process->id = ++self->next_process_id;
+  process->pid = pid;
+  process->exit_status = -1;
+  process->cpu_ns = -1;
+  process->reaped_cpu_ns = -1;
+  process->pthreads = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  process->pending_names = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
+  g_hash_table_insert (self->processes, GINT_TO_POINTER (pid), process);
+  g_ptr_array_add (self->all_processes, process);
+  return process;
+}
+
+WriterThread *
+weft_writer_get_thread (WeftWriter *self,
+                        gint32      pid,
+                        gint32      tid)
+{
+  WriterThread *thread = g_hash_table_lookup (self->threads, GINT_TO_POINTER (tid));
+
+  if (thread != NULL && thread->process->pid == pid)
+    return thread;
+  /* A tid seen in another process first was a thread of a process that has
+   * since exec'd or ended, and the kernel reused its number. */
+  thread = g_new0 (WriterThread, 1);
+  thread->id = ++self->next_thread_id;
+  thread->process = weft_writer_get_process (self, pid);
+  thread->tid = tid;
+  g_hash_table_insert (self->threads, GINT_TO_POINTER (tid), thread);
+  g_ptr_array_add (self->all_threads, thread);
+  return thread;
+}
+
+static WriterObject *
+get_object (WeftWriter    *self,
+            WriterProcess *process,
+            guint64        address,
+            guint          kind)
+{
+  g_autofree char *key = g_strdup_printf ("%" G_GINT64_FORMAT ":%" G_GUINT64_FORMAT,
+                                          process->id, address);
+  WriterObject *object = g_hash_table_lookup (self->objects, key);
+
+  if (object == NULL)
+    {
+      object = g_new0 (WriterObject, 1);
+      object->id = ++self->next_object_id;
+      object->process = process;
+      object->address = address;
+      g_hash_table_insert (self->objects, g_steal_pointer (&key), object);
+      g_ptr_array_add (self->all_objects, object);
+    }
+  if (object->kind == WEFT_OBJ_NONE)
+    object->kind = kind;
+  return object;
+}
+
+static WriterStack *
+get_stack (WeftWriter             *self,
+           const WeftSessionImage *image,
+           guint32                 stack_id)
+{
+  g_autofree char *key = g_strdup_printf ("%p:%u", (void *) image, stack_id);
+  WriterStack *stack = g_hash_table_lookup (self->stacks, key);
+
+  if (stack == NULL)
+    {
+      stack = g_new0 (WriterStack, 1);
+      stack->id = ++self->next_stack_id;
+      stack->image = image;
+      g_hash_table_insert (self->stacks, g_steal_pointer (&key), stack);
+      g_ptr_array_add (self->all_stacks, stack);
+    }
+  return stack;
+}
+
+static void
+note_start (guint64 *start_ns,
+            guint64  time_ns)
+{
+  if (time_ns != 0 && (*start_ns == 0 || time_ns < *start_ns))
+    *start_ns = time_ns;
+}
+
+static void
+note_end (guint64 *end_ns,
+          guint64  time_ns)
+{
+  if (time_ns > *end_ns)
+    *end_ns = time_ns;
+}
+
+static void
+set_name (char       **name,
+          const char  *value,
+          gsize        max_bytes)
+{
+  g_free (*name);
+  *name = g_strndup (value, max_bytes);
+}
+
+/* ---------------------------------------------------------------------- */
+/* SQL. */
+
+static void
+sql_step (WeftWriter   *self,
+          sqlite3_stmt *stmt,
+          const char   *sql)
+{
+  if (sqlite3_step (stmt) != SQLITE_DONE && self->error == NULL)
+    weft_trace_sql_error (self->trace, sql, &self->error);
+  sqlite3_reset (stmt);
+  if (++self->rows_in_transaction >= ROWS_PER_TRANSACTION && self->error == NULL)
+    {
+      self->rows_in_transaction = 0;
+      weft_trace_exec (self->trace, "COMMIT; BEGIN", &self->error);
+    }
+}
+
+static void
+bind_thread_or_null (sqlite3_stmt *stmt,
+                     int           index,
+                     WriterThread *thread)
+{
+  if (thread != NULL)
+    sqlite3_bind_int64 (stmt, index, thread->id);
+  else
+    sqlite3_bind_null (stmt, index);
+}
+
+static gint64
+insert_wait (WeftWriter         *self,
+             WriterThread       *thread,
+             WriterObject       *object,
+             WriterThread       *holder,
+             WriterStack        *stack,
+             const WeftRecWait  *wait)
+{
+  static const char sql[] =
+    "INSERT INTO waits (thread_id, object_id, kind, start_ns, end_ns, result, error,"
+    " holder_thread_id, stack_id, arg)"
+    " VALUES (:thread, :object, :kind, :start, :end, :result, :error, :holder, :stack, :arg)";
+  sqlite3_stmt *stmt;
+
+  if (self->error != NULL
+      || (stmt = weft_trace_prepare (self->trace, sql, &self->error)) == NULL)
+    return 0;
+  sqlite3_bind_int64 (stmt, 1, thread->id);
+  if (object != NULL)
+    sqlite3_bind_int64 (stmt, 2, object->id);
+  sqlite3_bind_text (stmt, 3, wait_kind_names[wait->kind], -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 4, (gint64) wait->start_ns);
+  sqlite3_bind_int64 (stmt, 5, (gint64) MAX (wait->end_ns, wait->start_ns));
+  sqlite3_bind_text (stmt, 6, result_names[wait->result], -1, SQLITE_STATIC);
+  sqlite3_bind_int (stmt, 7, wait->error);
+  bind_thread_or_null (stmt, 8, holder);
+  if (stack != NULL)
+    sqlite3_bind_int64 (stmt, 9, stack->id);
+  sqlite3_bind_int64 (stmt, 10, (gint64) wait->arg);
+  sql_step (self, stmt, sql);
+  self->waits++;
+  return sqlite3_last_insert_rowid (weft_trace_get_db (self->trace));
+}
+
+static void
+insert_slice (WeftWriter           *self,
+              WriterThread         *thread,
+              const WeftSchedEvent *event)
+{
+  static const char sql[] =
+    "INSERT INTO cpu_slices (thread_id, cpu, start_ns, end_ns, preempted)"
+    " VALUES (:thread, :cpu, :start, :end, :preempted)";
+  sqlite3_stmt *stmt;
+
+  if (self->error != NULL
+      || (stmt = weft_trace_prepare (self->trace, sql, &self->error)) == NULL)
+    return;
+  sqlite3_bind_int64 (stmt, 1, thread->id);
+  sqlite3_bind_int (stmt, 2, event->cpu);
+  sqlite3_bind_int64 (stmt, 3, (gint64) event->start_ns);
+  sqlite3_bind_int64 (stmt, 4, (gint64) event->end_ns);
+  sqlite3_bind_int (stmt, 5, event->preempted ? 1 : 0);
+  sql_step (self, stmt, sql);
+  self->cpu_slices++;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Agent records. */
+
+static void
+handle_wait (WeftWriter             *self,
+             const WeftSessionImage *image,
+             const WeftRecWait      *wait)
+{
+  WriterThread *thread = weft_writer_get_thread (self, image->pid, wait->h.tid);
+  WriterObject *object = NULL;
+  WriterThread *holder = NULL;
+  WriterStack *stack = NULL;
+  gint64 row;
+
+  if (wait->kind == 0 || wait->kind >= G_N_ELEMENTS (wait_kind_names)
+      || wait->result >= G_N_ELEMENTS (result_names))
+    return;
+  thread->process->instrumented = TRUE;
+  if (wait->object_kind != WEFT_OBJ_NONE)
+    object = get_object (self, thread->process, wait->object, wait->object_kind);
+  if (wait->holder_tid > 0 && wait->holder_tid != wait->h.tid)
+    holder = weft_writer_get_thread (self, image->pid, wait->holder_tid);
+  if (wait->stack_id != 0)
+    stack = get_stack (self, image, wait->stack_id);
+
+  row = insert_wait (self, thread, object, holder, stack, wait);
+  /* The joined thread's pthread_t → tid may be in a ring not drained yet:
+   * resolve joins at finalize. */
+  if (wait->kind == WEFT_WAIT_JOIN && holder == NULL && row != 0)
+    {
+      WriterJoin join = { row, thread->process, wait->object };
+
+      g_array_append_val (self->joins, join);
+    }
+}
+
+static void
+handle_thread (WeftWriter             *self,
+               const WeftSessionImage *image,
+               const WeftRecThread    *record)
+{
+  WriterThread *thread = weft_writer_get_thread (self, image->pid, record->h.tid);
+
+  thread->process->instrumented = TRUE;
+  if (record->h.type == WEFT_REC_THREAD_START)
+    {
+      guint64 *key = g_new (guint64, 1);
+
+      *key = record->pthread;
+      g_hash_table_replace (thread->process->pthreads, key, GINT_TO_POINTER (record->h.tid));
+      note_start (&thread->start_ns, record->time_ns);
+    }
+  else
+    {
+      note_end (&thread->end_ns, record->time_ns);
+      if (record->name[0] != '\0')
+        set_name (&thread->end_name, record->name, sizeof record->name);
+    }
+}
+
+static void
+handle_thread_name (WeftWriter              *self,
+                    const WeftSessionImage  *image,
+                    const WeftRecThreadName *record)
+{
+  WriterProcess *process = weft_writer_get_process (self, image->pid);
+  gint32 tid = record->target_tid;
+
+  if (tid == 0)
+    tid = GPOINTER_TO_INT (g_hash_table_lookup (process->pthreads, &record->target_pthread));
+  if (tid != 0)
+    set_name (&weft_writer_get_thread (self, image->pid, tid)->name,
+              record->name, sizeof record->name);
+  else
+    {
+      guint64 *key = g_new (guint64, 1);
+
+      *key = record->target_pthread;
+      g_hash_table_replace (process->pending_names, key,
+                            g_strndup (record->name, sizeof record->name));
+    }
+}
+
+static void
+handle_process (WeftWriter             *self,
+                const WeftSessionImage *image,
+                const WeftRecProcess   *record)
+{
+  WriterProcess *process = weft_writer_get_process (self, image->pid);
+  WriterProcess *child;
+
+  switch (record->h.type)
+    {
+    case WEFT_REC_FORK:
+    case WEFT_REC_SPAWN:
+      child = weft_writer_get_process (self, record->child_pid);
+      child->ppid = image->pid;
+      note_start (&child->start_ns, record->time_ns);
+      break;
+    case WEFT_REC_EXIT:
+      if (record->status >= 0)
+        process->exit_status = record->status & 0xff;
+      note_end (&process->end_ns, record->time_ns);
+      if (record->cpu_ns != 0)
+        process->cpu_ns = (gint64) record->cpu_ns;
+      break;
+    case WEFT_REC_REAP:
+      child = weft_writer_get_process (self, record->child_pid);
+      if (WIFEXITED (record->status))
+        child->exit_status = WEXITSTATUS (record->status);
+      else if (WIFSIGNALED (record->status))
+        child->exit_signal = WTERMSIG (record->status);
+      if (child->ppid == 0)
+        child->ppid = image->pid;
+      break;
+    default:
+      break;
+    }
+}
+
+static void
+handle_module (WeftWriter             *self,
+               const WeftSessionImage *image,
+               const WeftRecModule    *record)
+{
+  GArray *modules = g_hash_table_lookup (self->modules, image);
+
+  if (modules == NULL)
+    {
+      modules = g_array_new (FALSE, FALSE, sizeof (WeftRecModule));
+      g_hash_table_insert (self->modules, (gpointer) image, modules);
+    }
+  for (guint i = 0; i < modules->len; i++)
+    if (g_array_index (modules, WeftRecModule, i).start == record->start)
+      return;
+  g_array_append_vals (modules, record, 1);
+}
+
+static void
+handle_stack (WeftWriter             *self,
+              const WeftSessionImage *image,
+              const WeftRecStack     *record)
+{
+  WriterStack *stack = get_stack (self, image, record->stack_id);
+  guint32 depth = MIN (record->depth, (record->h.size - sizeof *record) / sizeof (guint64));
+
+  if (stack->ips != NULL)
+    return;
+  stack->ips = g_array_sized_new (FALSE, FALSE, sizeof (guint64), depth);
+  g_array_append_vals (stack->ips, record->ips, depth);
+}
+
+/* Records shorter than their type's struct are ignored: a damaged ring
+ * must not make us read past a record. */
+static void
+handle_record (WeftWriter             *self,
+               const WeftSessionImage *image,
+               const WeftRecHeader    *record)
+{
+  static const guint16 min_size[] = {
+    [WEFT_REC_THREAD_START] = sizeof (WeftRecThread),
+    [WEFT_REC_THREAD_END] = sizeof (WeftRecThread),
+    [WEFT_REC_THREAD_NAME] = sizeof (WeftRecThreadName),
+    [WEFT_REC_WAIT] = sizeof (WeftRecWait),
+    [WEFT_REC_STACK] = sizeof (WeftRecStack),
+    [WEFT_REC_MODULE] = sizeof (WeftRecModule),
+    [WEFT_REC_FORK] = sizeof (WeftRecProcess),
+    [WEFT_REC_SPAWN] = sizeof (WeftRecProcess),
+    [WEFT_REC_EXEC] = sizeof (WeftRecExec),
+    [WEFT_REC_EXIT] = sizeof (WeftRecProcess),
+    [WEFT_REC_REAP] = sizeof (WeftRecProcess),
+  };
+
+  if (record->type == 0 || record->type >= G_N_ELEMENTS (min_size)
+      || record->size < min_size[record->type])
+    return;
+
+  switch ((WeftRecType) record->type)
+    {
+    case WEFT_REC_THREAD_START:
+    case WEFT_REC_THREAD_END:
+      handle_thread (self, image, (const WeftRecThread *) record);
+      break;
+    case WEFT_REC_THREAD_NAME:
+      handle_thread_name (self, image, (const WeftRecThreadName *) record);
+      break;
+    case WEFT_REC_WAIT:
+      handle_wait (self, image, (const WeftRecWait *) record);
+      break;
+    case WEFT_REC_STACK:
+      handle_stack (self, image, (const WeftRecStack *) record);
+      break;
+    case WEFT_REC_MODULE:
+      handle_module (self, image, (const WeftRecModule *) record);
+      break;
+    case WEFT_REC_FORK:
+    case WEFT_REC_SPAWN:
+    case WEFT_REC_EXIT:
+    case WEFT_REC_REAP:
+      handle_process (self, image, (const WeftRecProcess *) record);
+      break;
+    case WEFT_REC_EXEC:
+    case WEFT_REC_PAD:
+      break;
+    }
+}
+
+/* A slot is done: add its per-object counters to the thread's. */
+static void
+handle_slot (WeftWriter             *self,
+             const WeftSessionImage *image,
+             const WeftWireSlot     *slot)
+{
+  WriterThread *thread = weft_writer_get_thread (self, image->pid, slot->tid);
+
+  thread->lost_events += slot->lost_events;
+  self->agent_lost += slot->lost_events;
+  for (guint i = 0; i < WEFT_WIRE_COUNTERS; i++)
+    {
+      const WeftWireCounter *counter = &slot->counters[i];
+      g_autofree char *key = NULL;
+      WriterObject *object;
+      WriterStats *stats;
+
+      if (counter->address == 0 || counter->address == G_MAXUINT64
+          || counter->acquisitions + counter->contentions == 0)
+        continue;
+      object = get_object (self, thread->process, counter->address, counter->kind);
+      key = g_strdup_printf ("%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT, object->id, thread->id);
+      stats = g_hash_table_lookup (self->stats, key);
+      if (stats == NULL)
+        {
+          stats = g_new0 (WriterStats, 1);
+          g_hash_table_insert (self->stats, g_steal_pointer (&key), stats);
+        }
+      stats->acquisitions += counter->acquisitions;
+      stats->contentions += counter->contentions;
+      stats->hold_ns += counter->hold_ns;
+      stats->hold_max_ns = MAX (stats->hold_max_ns, counter->hold_max_ns);
+      stats->hold_samples += counter->hold_samples;
+    }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Kernel events. */
+
+static void
+handle_sched (WeftWriter           *self,
+              const WeftSchedEvent *event)
+{
+  WriterThread *thread;
+  WriterProcess *process;
+
+  switch (event->type)
+    {
+    case WEFT_SCHED_SLICE:
+      thread = weft_writer_get_thread (self, event->pid, event->tid);
+      insert_slice (self, thread, event);
+      break;
+    case WEFT_SCHED_FORK:
+      thread = weft_writer_get_thread (self, event->pid, event->tid);
+      note_start (&thread->start_ns, event->time_ns);
+      if (event->pid != event->ppid)
+        {
+          process = thread->process;
+          process->ppid = event->ppid;
+          note_start (&process->start_ns, event->time_ns);
+        }
+      break;
+    case WEFT_SCHED_EXIT:
+      thread = weft_writer_get_thread (self, event->pid, event->tid);
+      note_end (&thread->end_ns, event->time_ns);
+      break;
+    case WEFT_SCHED_COMM:
+      thread = weft_writer_get_thread (self, event->pid, event->tid);
+      set_name (&thread->name, event->comm, sizeof event->comm);
+      if (event->exec || thread->process->comm == NULL)
+        set_name (&thread->process->comm, event->comm, sizeof event->comm);
+      break;
+    case WEFT_SCHED_LOST:
+      break;
+    }
+}
+
+static void
+handle_reaped (WeftWriter       *self,
+               const ReapedItem *item)
+{
+  WriterProcess *process = weft_writer_get_process (self, item->pid);
+
+  if (WIFEXITED (item->wait_status))
+    process->exit_status = WEXITSTATUS (item->wait_status);
+  else if (WIFSIGNALED (item->wait_status))
+    process->exit_signal = WTERMSIG (item->wait_status);
+  process->reaped_cpu_ns = (gint64) item->cpu_ns;
+  note_end (&process->end_ns, item->time_ns);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The writer thread. */
+
+static void
+process_batch (WeftWriter *self,
+               GByteArray *batch)
+{
+  gsize offset = 0;
+
+  while (offset + sizeof (ItemHeader) <= batch->len)
+    {
+      const ItemHeader *header = (const ItemHeader *) (batch->data + offset);
+      const void *payload = header + 1;
+
+      switch ((ItemType) header->type)
+        {
+        case ITEM_RECORD:
+          handle_record (self, header->image, payload);
+          break;
+        case ITEM_SLOT:
+          handle_slot (self, header->image, payload);
+          break;
+        case ITEM_SCHED:
+          handle_sched (self, payload);
+          break;
+        case ITEM_REAPED:
+          handle_reaped (self, payload);
+          break;
+        }
+      offset += (sizeof (ItemHeader) + header->size + 7) & ~(gsize) 7;
+    }
+}
+
+static gpointer
+writer_thread_main (gpointer data)
+{
+  WeftWriter *self = data;
+
+  weft_trace_exec (self->trace, "BEGIN", &self->error);
+  for (;;)
+    {
+      g_autoptr (GByteArray) batch = g_async_queue_pop (self->queue);
+
+      if (batch->len == 0)
+        break;
+      process_batch (self, batch);
+    }
+  return NULL;
+}
+
+WeftWriter *
+weft_writer_new (WeftTrace *trace)
+{
+  WeftWriter *self = g_new0 (WeftWriter, 1);
+
+  self->trace = trace;
+  self->queue = g_async_queue_new_full ((GDestroyNotify) g_byte_array_unref);
+  self->batch = g_byte_array_sized_new (BATCH_BYTES + 4096);
+  self->processes = g_hash_table_new (NULL, NULL);
+  self->all_processes = g_ptr_array_new_with_free_func (writer_process_free);
+  self->threads = g_hash_table_new (NULL, NULL);
+  self->all_threads = g_ptr_array_new_with_free_func (writer_thread_free);
+  self->objects = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->all_objects = g_ptr_array_new_with_free_func (g_free);
+  self->stats = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->stacks = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->all_stacks = g_ptr_array_new_with_free_func (writer_stack_free);
+  self->modules = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) g_array_unref);
+  self->joins = g_array_new (FALSE, FALSE, sizeof (WriterJoin));
+  self->thread = g_thread_new ("weft-writer", writer_thread_main, self);
+  return self;
+}
+
+static void
+writer_free (WeftWriter *self)
+{
+  g_clear_pointer (&self->batch, g_byte_array_unref);
+  g_async_queue_unref (self->queue);
+  g_hash_table_unref (self->processes);
+  g_hash_table_unref (self->threads);
+  g_hash_table_unref (self->objects);
+  g_hash_table_unref (self->stats);
+  g_hash_table_unref (self->stacks);
+  g_hash_table_unref (self->modules);
+  g_ptr_array_unref (self->all_stacks);
+  g_ptr_array_unref (self->all_objects);
+  g_ptr_array_unref (self->all_threads);
+  g_ptr_array_unref (self->all_processes);
+  g_array_unref (self->joins);
+  g_clear_error (&self->error);
+  g_free (self);
+}
+
+gboolean
+weft_writer_finish (WeftWriter           *self,
+                    GPtrArray            *images,
+                    const WeftWriterMeta *meta,
+                    WeftWriterSummary    *summary,
+                    GError              **error)
+{
+  gboolean ok;
+
+  weft_writer_flush (self);
+  g_async_queue_push (self->queue, g_byte_array_new ());
+  g_thread_join (self->thread);
+
+  ok = weft_finalize_trace (self, images, meta, summary, error);
+  writer_free (self);
+  return ok;
+}

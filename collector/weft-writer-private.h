@@ -1,0 +1,113 @@
+/* weft-writer-private.h — the writer's model of the recorded program, shared
+ * by weft-writer.c (streaming) and weft-finalize.c (final tables). Only the
+ * writer thread touches it. */
+#pragma once
+
+#include "weft-writer.h"
+
+typedef struct _WriterProcess WriterProcess;
+
+struct _WriterProcess
+{
+  gint64      id;
+  gint32      pid;
+  gint32      ppid;            /* 0 = unknown */
+  char       *comm;            /* kernel name, when no agent image told more */
+  char       *command;         /* argv of its last instrumented image, joined */
+  char       *exe;             /* path of its last instrumented image */
+  guint64     start_ns;        /* 0 = unknown */
+  guint64     end_ns;
+  gint        exit_status;     /* -1 = unknown */
+  gint        exit_signal;     /* 0 = none */
+  gint64      cpu_ns;          /* -1 = unknown */
+  gint64      reaped_cpu_ns;   /* from the collector's wait4, -1 = unknown */
+  gboolean    instrumented;
+  GHashTable *pthreads;        /* pthread_t (guint64*) → tid (GINT_TO_POINTER) */
+  GHashTable *pending_names;   /* pthread_t (guint64*) → name, named before their start was seen */
+};
+
+typedef struct
+{
+  gint64         id;
+  WriterProcess *process;
+  gint32         tid;
+  char          *name;
+  char          *end_name;     /* comm at the thread's end, from the agent */
+  guint64        start_ns;     /* 0 = unknown */
+  guint64        end_ns;
+  guint64        lost_events;
+} WriterThread;
+
+typedef struct
+{
+  gint64         id;
+  WriterProcess *process;
+  guint64        address;
+  guint          kind;         /* WeftObjKind */
+} WriterObject;
+
+typedef struct
+{
+  guint64 acquisitions;
+  guint64 contentions;
+  guint64 hold_ns;
+  guint64 hold_max_ns;
+  guint64 hold_samples;
+} WriterStats;
+
+typedef struct
+{
+  gint64                  id;
+  const WeftSessionImage *image;
+  GArray                 *ips;    /* guint64; NULL until its STACK record arrived */
+} WriterStack;
+
+typedef struct
+{
+  gint64  wait_row;               /* waits.id to fix up */
+  WriterProcess *process;
+  guint64 pthread;
+} WriterJoin;
+
+struct _WeftWriter
+{
+  WeftTrace   *trace;
+  GThread     *thread;
+  GAsyncQueue *queue;             /* GByteArray batches; an empty one ends the thread */
+  GByteArray  *batch;             /* filled by the drain thread */
+
+  /* The model, writer thread only. */
+  GHashTable  *processes;         /* pid → WriterProcess* (current) */
+  GPtrArray   *all_processes;
+  GHashTable  *threads;           /* tid → WriterThread* (current) */
+  GPtrArray   *all_threads;
+  GHashTable  *objects;           /* "process_id:address" → WriterObject* */
+  GPtrArray   *all_objects;
+  GHashTable  *stats;             /* "object_id:thread_id" → WriterStats* */
+  GHashTable  *stacks;            /* "image*:stack_id" → WriterStack* */
+  GPtrArray   *all_stacks;
+  GHashTable  *modules;           /* WeftSessionImage* → GArray of WeftRecModule */
+  GArray      *joins;             /* WriterJoin */
+  gint64       next_process_id;
+  gint64       next_thread_id;
+  gint64       next_object_id;
+  gint64       next_stack_id;
+  guint64      waits;
+  guint64      cpu_slices;
+  guint64      rows_in_transaction;
+  guint64      agent_lost;
+  GError      *error;             /* first SQL failure; later rows are skipped */
+};
+
+WriterProcess *weft_writer_get_process (WeftWriter *self,
+                                        gint32      pid);
+WriterThread  *weft_writer_get_thread  (WeftWriter *self,
+                                        gint32      pid,
+                                        gint32      tid);
+
+/* weft-finalize.c: everything after the last batch. */
+gboolean       weft_finalize_trace     (WeftWriter           *self,
+                                        GPtrArray            *images,
+                                        const WeftWriterMeta *meta,
+                                        WeftWriterSummary    *summary,
+                                        GError              **error);
