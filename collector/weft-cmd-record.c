@@ -49,6 +49,7 @@ typedef struct
   gboolean        root_done;
   gboolean        stop_waiting; /* interrupted after the root ended: do not wait for orphans */
   guint64         start_ns;
+  guint64         start_unix_ns;
 } Recording;
 
 static guint64
@@ -200,6 +201,7 @@ start_program (Recording  *rec,
       return FALSE;
     }
   rec->start_ns = monotonic_ns ();
+  rec->start_unix_ns = (guint64) g_get_real_time () * 1000;
   if (write (go_pipe[1], "g", 1) != 1)
     {
       /* The child is gone already; its status is reaped in the loop. */
@@ -355,6 +357,7 @@ write_trace (Recording          *rec,
   WeftWriterMeta meta = {
     .command = command,
     .start_ns = rec->start_ns,
+    .start_unix_ns = rec->start_unix_ns,
     .end_ns = monotonic_ns (),
     .sched_source = weft_sched_get_source (rec->sched),
     .sched_period_ns = weft_sched_get_period_ns (rec->sched),

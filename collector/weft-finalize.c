@@ -484,6 +484,7 @@ write_meta (WeftWriter           *self,
       || !weft_trace_set_meta_int (self->trace, "format_version", WEFT_TRACE_FORMAT_VERSION, &self->error)
       || !weft_trace_set_meta (self->trace, "command", meta->command, &self->error)
       || !weft_trace_set_meta_int (self->trace, "start_ns", (gint64) meta->start_ns, &self->error)
+      || !weft_trace_set_meta_int (self->trace, "start_unix_ns", (gint64) meta->start_unix_ns, &self->error)
       || !weft_trace_set_meta_int (self->trace, "end_ns", (gint64) meta->end_ns, &self->error)
       || !weft_trace_set_meta_int (self->trace, "cpus", sysconf (_SC_NPROCESSORS_ONLN), &self->error)
       || !weft_trace_set_meta (self->trace, "hostname", hostname, &self->error)
@@ -508,6 +509,9 @@ weft_finalize_trace (WeftWriter           *self,
   apply_images (self, images);
   resolve_names_and_joins (self);
 
+  /* Symbols come from the files on this machine: never ask a debuginfod
+   * server over the network in the middle of writing a trace. */
+  g_unsetenv ("DEBUGINFOD_URLS");
   fin.symbolizer = weft_symbolizer_new ();
   fin.frames = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   write_stacks (&fin);

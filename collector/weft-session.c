@@ -359,7 +359,8 @@ drain_chunk (WeftSession           *self,
       guint32 state = atomic_load_explicit (&slot->state, memory_order_acquire);
       guint32 generation = atomic_load_explicit (&slot->generation, memory_order_acquire);
 
-      if (state == WEFT_SLOT_FREE)
+      /* FREE and CLAIMING (an agent is resetting it) are not readable. */
+      if (state != WEFT_SLOT_OWNED && state != WEFT_SLOT_RETIRED)
         continue;
       chunk->generations[i] = generation;
       delivered += drain_ring (self, chunk, slot, record_func, user_data);

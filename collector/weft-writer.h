@@ -24,6 +24,7 @@ typedef struct
 {
   const char *command;         /* the command line, joined with spaces */
   guint64     start_ns;
+  guint64     start_unix_ns;   /* start_ns as wall-clock time */
   guint64     end_ns;
   const char *sched_source;    /* "perf" or "proc" */
   guint64     sched_period_ns;

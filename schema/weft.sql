@@ -20,6 +20,7 @@ PRAGMA user_version = 1;
 --   format_version the schema version (same as PRAGMA user_version)
 --   command        the recorded command line, arguments separated by spaces
 --   start_ns       when recording started (the program was started right after)
+--   start_unix_ns  the same moment as wall-clock time (ns since the Unix epoch)
 --   end_ns         when the last process of the program ended
 --   cpus           online CPUs of the recording machine
 --   hostname       the recording machine's name
@@ -27,6 +28,7 @@ PRAGMA user_version = 1;
 --                  'proc' (sampling of /proc, see sched_period_ns)
 --   sched_period_ns  sampling period when sched_source is 'proc', else 0
 --   lost_events    events the agent or the kernel had to drop (0 means complete)
+--   root_pid       pid of the recorded command (the root of the process tree)
 --   complete       1 when the trace was finalized normally
 CREATE TABLE meta (
   key   TEXT PRIMARY KEY NOT NULL,  -- name of the fact
