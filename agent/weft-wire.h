@@ -29,11 +29,12 @@
  *
  * Slot ownership (one writer thread, one reader: the collector)
  * -------------------------------------------------------------
- *   FREE --agent CAS--> OWNED --agent, at thread end--> RETIRED
+ *   FREE --agent CAS--> CLAIMING --agent--> OWNED --agent, at thread end--> RETIRED
  *   RETIRED --collector, after draining ring and reading counters--> FREE
- * On claiming a FREE slot the agent zeroes head, tail and counters, stores tid
- * and increments `generation` before publishing OWNED (release). The
- * collector treats a new generation as a new thread.
+ * On claiming a FREE slot (CAS to CLAIMING, which the collector skips like
+ * FREE) the agent zeroes head, tail and counters, stores tid and increments
+ * `generation` before publishing OWNED (release). The collector treats a new
+ * generation as a new thread.
  *
  * The ring
  * --------
@@ -145,6 +146,7 @@ enum
   WEFT_SLOT_FREE = 0,
   WEFT_SLOT_OWNED = 1,
   WEFT_SLOT_RETIRED = 2,
+  WEFT_SLOT_CLAIMING = 3,   /* agent won the CAS and is resetting it: not yet readable */
 };
 
 /* Counters for one sync object, kept by the owning thread without atomics

@@ -51,6 +51,8 @@ apply_images (WeftWriter *self,
 {
   g_autoptr (GPtrArray) sorted = g_ptr_array_copy (images, NULL, NULL);
 
+  /* The copy inherits the session's free function: it must not free. */
+  g_ptr_array_set_free_func (sorted, NULL);
   g_ptr_array_sort (sorted, compare_image_start);
   for (guint i = 0; i < sorted->len; i++)
     {

@@ -43,7 +43,8 @@ run_timed (const char * const *argv,
   int status;
 
   g_spawn_sync (work_dir, (char **) argv, NULL,
-                (out == NULL ? G_SPAWN_STDOUT_TO_DEV_NULL : 0) | G_SPAWN_STDERR_TO_DEV_NULL,
+                G_SPAWN_SEARCH_PATH | (out == NULL ? G_SPAWN_STDOUT_TO_DEV_NULL : 0)
+                | G_SPAWN_STDERR_TO_DEV_NULL,
                 NULL, NULL, out, NULL, &status, &error);
   g_assert_no_error (error);
   if (!g_spawn_check_wait_status (status, &error))
@@ -196,7 +197,7 @@ parse_ns_per_pair (const char *out)
 static void
 bench_lock_pair (void)
 {
-  g_autofree char *program = g_test_build_filename (G_TEST_BUILT, "bench-lockpair", NULL);
+  g_autofree char *program = g_test_build_filename (G_TEST_BUILT, "bench", "bench-lockpair", NULL);
   const char *pairs = g_test_perf () ? "5000000" : "200000";
   const char *argv[] = { program, pairs, NULL };
   g_autoptr (GArray) plain = g_array_new (FALSE, FALSE, sizeof (double));
