@@ -493,6 +493,8 @@ write_meta (WeftWriter           *self,
       || !weft_trace_set_meta (self->trace, "sched_source", meta->sched_source, &self->error)
       || !weft_trace_set_meta_int (self->trace, "sched_period_ns", (gint64) meta->sched_period_ns, &self->error)
       || !weft_trace_set_meta_int (self->trace, "lost_events", (gint64) lost_events, &self->error)
+      || !weft_trace_set_meta_int (self->trace, "lost_agent_events", (gint64) self->agent_lost, &self->error)
+      || !weft_trace_set_meta_int (self->trace, "lost_sched_events", (gint64) meta->sched_lost, &self->error)
       || !weft_trace_set_meta_int (self->trace, "root_pid", meta->root_pid, &self->error)
       || !weft_trace_set_meta_int (self->trace, "complete", 1, &self->error))
     return;
@@ -540,5 +542,7 @@ weft_finalize_trace (WeftWriter           *self,
   summary->waits = self->waits;
   summary->cpu_slices = self->cpu_slices;
   summary->lost_events = lost_events;
+  summary->agent_lost = self->agent_lost;
+  summary->sched_lost = meta->sched_lost;
   return TRUE;
 }

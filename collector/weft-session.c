@@ -246,22 +246,30 @@ compare_chunk_seq (gconstpointer a,
   return (gint) chunk_a->chunk->chunk_seq - (gint) chunk_b->chunk->chunk_seq;
 }
 
+/* A directory stream of its own: a dup() of dir_fd would share (and leave at
+ * the end) the read position of every other stream on it. */
+static DIR *
+open_session_dir (WeftSession *self)
+{
+  int fd = openat (self->dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR *dir;
+
+  if (fd < 0)
+    return NULL;
+  if ((dir = fdopendir (fd)) == NULL)
+    close (fd);
+  return dir;
+}
+
 static void
 session_scan (WeftSession *self)
 {
   g_autoptr (GPtrArray) fresh = g_ptr_array_new ();
   DIR *dir;
   struct dirent *entry;
-  int fd;
 
-  fd = dup (self->dir_fd);
-  if (fd < 0 || (dir = fdopendir (fd)) == NULL)
-    {
-      if (fd >= 0)
-        close (fd);
-      return;
-    }
-  rewinddir (dir);
+  if ((dir = open_session_dir (self)) == NULL)
+    return;
   while ((entry = readdir (dir)) != NULL)
     {
       SessionChunk *chunk;
@@ -418,16 +426,11 @@ weft_session_get_corrupt_records (WeftSession *self)
 static void
 remove_session_files (WeftSession *self)
 {
-  DIR *dir;
+  DIR *dir = open_session_dir (self);
   struct dirent *entry;
-  int fd = dup (self->dir_fd);
 
-  if (fd < 0 || (dir = fdopendir (fd)) == NULL)
-    {
-      if (fd >= 0)
-        close (fd);
-      return;
-    }
+  if (dir == NULL)
+    return;
   while ((entry = readdir (dir)) != NULL)
     if (strcmp (entry->d_name, ".") != 0 && strcmp (entry->d_name, "..") != 0)
       unlinkat (self->dir_fd, entry->d_name, 0);

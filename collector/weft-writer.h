@@ -40,7 +40,9 @@ typedef struct
   guint threads;
   guint64 waits;
   guint64 cpu_slices;
-  guint64 lost_events;
+  guint64 lost_events;   /* all of them: agent_lost + sched_lost + corrupt */
+  guint64 agent_lost;    /* dropped by agents (full ring, no slot) */
+  guint64 sched_lost;    /* dropped by the kernel (full perf buffer) */
   guint64 duration_ns;   /* filled by the record command */
 } WeftWriterSummary;
 

@@ -28,6 +28,8 @@ PRAGMA user_version = 1;
 --                  'proc' (sampling of /proc, see sched_period_ns)
 --   sched_period_ns  sampling period when sched_source is 'proc', else 0
 --   lost_events    events the agent or the kernel had to drop (0 means complete)
+--   lost_agent_events  of those, dropped by agents (a thread's ring was full)
+--   lost_sched_events  of those, dropped by the kernel (a perf buffer was full)
 --   root_pid       pid of the recorded command (the root of the process tree)
 --   complete       1 when the trace was finalized normally
 CREATE TABLE meta (

@@ -144,7 +144,7 @@ static void
 bench_lock_heavy (void)
 {
   g_autofree char *sample = weft_test_sample_path ("lock-heavy");
-  const char *iterations = g_test_perf () ? "3000000" : "200000";
+  const char *iterations = g_test_perf () ? "20000000" : "200000";
   const char *argv[] = { sample, iterations, "2", NULL };
 
   g_test_summary ("A lock-heavy two-thread program under weft record against its plain run");

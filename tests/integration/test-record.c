@@ -1,6 +1,7 @@
 /* test-record.c — record every sample with `weft record` and check that the
  * trace says exactly what the sample knows happened (its `expect` lines). */
 #include <glib/gstdio.h>
+#include <glob.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -12,6 +13,28 @@
  * sample's reading and ours separates them. */
 #define WAIT_TOLERANCE_MS 10
 
+/* The session's shared memory is gone: no chunk file of any process of the
+ * trace is left in /dev/shm (it would hold memory until reboot). */
+static void
+assert_session_removed (WeftRun *run)
+{
+  sqlite3_stmt *stmt;
+
+  g_assert_cmpint (sqlite3_prepare_v2 (run->db, "SELECT pid FROM processes", -1, &stmt, NULL),
+                   ==, SQLITE_OK);
+  while (sqlite3_step (stmt) == SQLITE_ROW)
+    {
+      g_autofree char *pattern = g_strdup_printf ("/dev/shm/weft-*/p%d-*.chunk",
+                                                  sqlite3_column_int (stmt, 0));
+      glob_t found = { 0 };
+
+      if (glob (pattern, 0, NULL, &found) == 0)
+        g_error ("%s is left behind after recording", found.gl_pathv[0]);
+      globfree (&found);
+    }
+  sqlite3_finalize (stmt);
+}
+
 static void
 assert_recorded (WeftRun *run,
                  int      status)
@@ -21,6 +44,7 @@ assert_recorded (WeftRun *run,
   g_assert_cmpint (run->exit_status, ==, status);
   g_assert_nonnull (run->db);
   g_assert_cmpint (weft_test_query_int (run, "SELECT value FROM meta WHERE key = 'complete'"), ==, 1);
+  assert_session_removed (run);
 }
 
 static void
