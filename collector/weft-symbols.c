@@ -112,6 +112,16 @@ module_lookup (WeftSymbolizer *self,
   return entry;
 }
 
+/* "__libc_start_main@@GLIBC_2.34" → "__libc_start_main": the symbol version
+ * in a static symbol table name means nothing to a reader of a stack. */
+static char *
+symbol_name_without_version (const char *name)
+{
+  const char *at = strchr (name, '@');
+
+  return at != NULL && at != name ? g_strndup (name, at - name) : g_strdup (name);
+}
+
 gboolean
 weft_symbolizer_lookup_code (WeftSymbolizer *self,
                              const char     *path,
@@ -147,7 +157,7 @@ weft_symbolizer_lookup_code (WeftSymbolizer *self,
   name = dwfl_module_addrinfo (entry->module, file_address, &symbol_offset, &sym,
                                NULL, NULL, NULL);
   if (name != NULL)
-    out->function = g_strdup (name);
+    out->function = symbol_name_without_version (name);
 
   line = dwfl_module_getsrc (entry->module, file_address);
   if (line != NULL)
@@ -174,6 +184,7 @@ weft_symbolizer_name_data (WeftSymbolizer *self,
   GElf_Off offset = 0;
   GElf_Sym sym;
   const char *name;
+  g_autofree char *bare = NULL;
 
   g_return_val_if_fail (self != NULL, NULL);
   g_return_val_if_fail (path != NULL, NULL);
@@ -188,7 +199,8 @@ weft_symbolizer_name_data (WeftSymbolizer *self,
                                NULL, NULL, NULL);
   if (name == NULL || offset >= MAX (sym.st_size, 1))
     return NULL;
+  bare = symbol_name_without_version (name);
   if (offset == 0)
-    return g_strdup (name);
-  return g_strdup_printf ("%s+0x%" G_GINT64_MODIFIER "x", name, (guint64) offset);
+    return g_steal_pointer (&bare);
+  return g_strdup_printf ("%s+0x%" G_GINT64_MODIFIER "x", bare, (guint64) offset);
 }

@@ -599,6 +599,14 @@ handle_sched (WeftWriter           *self,
     case WEFT_SCHED_FORK:
       thread = weft_writer_get_thread (self, event->pid, event->tid);
       note_start (&thread->start_ns, event->time_ns);
+      /* The kernel copies the creator's name and reports no COMM for it. */
+      if (thread->name == NULL)
+        {
+          WriterThread *creator = g_hash_table_lookup (self->threads, GINT_TO_POINTER (event->ptid));
+
+          if (creator != NULL && creator->name != NULL)
+            thread->name = g_strdup (creator->name);
+        }
       if (event->pid != event->ppid)
         {
           process = thread->process;
