@@ -543,9 +543,9 @@ int
 weft_cmd_record (int    argc,
                  char **argv)
 {
+  /* String defaults are set after parsing: GOption overwrites a given
+   * string without freeing what was there. */
   RecordOptions options = {
-    .output = g_strdup ("weft.db"),
-    .sched = g_strdup ("auto"),
     .proc_period_ms = 10,
     .ring_kib = 1024,
   };
@@ -581,7 +581,14 @@ weft_cmd_record (int    argc,
     "  weft record -- ./my-server --threads 4\n"
     "  weft record -o pigz.db -- pigz -p 2 big.tar\n"
     "  weft record --sched=proc -- make -j2     (where perf events are not allowed)\n");
-  if (!g_option_context_parse (context, &argc, &argv, &error) || !check_options (&options, &error))
+  if (g_option_context_parse (context, &argc, &argv, &error))
+    {
+      if (options.output == NULL)
+        options.output = g_strdup ("weft.db");
+      if (options.sched == NULL)
+        options.sched = g_strdup ("auto");
+    }
+  if (error != NULL || !check_options (&options, &error))
     {
       fprintf (stderr, "weft record: %s\n", error->message);
       status = 2;

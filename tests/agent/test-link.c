@@ -12,12 +12,13 @@ test_needed_no_glib (void)
   g_autofree char *out = NULL;
   g_autoptr (GError) error = NULL;
   g_auto (GStrv) lines = NULL;
+  g_autofree char *readelf = g_find_program_in_path ("readelf");
   int status;
   guint needed = 0;
 
   g_test_summary ("The NEEDED entries of libweft-agent.so name no GLib library");
   argv[2] = agent_test_agent_path ();
-  if (g_find_program_in_path ("readelf") == NULL)
+  if (readelf == NULL)
     {
       g_test_skip ("readelf not installed");
       return;

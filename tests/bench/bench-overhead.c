@@ -155,10 +155,11 @@ static void
 bench_pigz (void)
 {
   g_autofree char *input = make_input (g_test_perf () ? 96 << 20 : 4 << 20);
+  g_autofree char *pigz = g_find_program_in_path ("pigz");
   const char *argv[] = { "pigz", "-p", "2", "-c", input, NULL };
 
   g_test_summary ("pigz -p 2 under weft record against its plain run");
-  if (g_find_program_in_path ("pigz") == NULL)
+  if (pigz == NULL)
     {
       g_test_skip ("pigz is not installed (scripts/setup installs it)");
       return;
