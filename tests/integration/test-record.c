@@ -2,6 +2,7 @@
  * trace says exactly what the sample knows happened (its `expect` lines). */
 #include <glib/gstdio.h>
 #include <glob.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -377,6 +378,62 @@ test_usage_errors (void)
     }
 }
 
+static void
+test_orphan_outlives_parent (void)
+{
+  g_autoptr (WeftRun) run = NULL;
+  const char *argv[] = { "/bin/sh", "-c", "/bin/sleep 0.3 & exit 4", NULL };
+
+  g_test_summary ("A child that outlives its parent is followed to its end: weft "
+                  "waits for it, records it, and still exits with the root's status");
+  run = weft_test_record_argv (NULL, argv);
+  assert_recorded (run, 4);
+  g_assert_cmpint (weft_test_query_int (run, "SELECT count(*) FROM processes"), ==, 2);
+  g_assert_cmpint (weft_test_query_int (run,
+                     "SELECT count(*) FROM processes c JOIN processes p ON p.id = c.parent_id"
+                     " WHERE c.command LIKE '%%sleep 0.3' AND c.exit_status = 0"
+                     " AND c.end_ns > p.end_ns + 200000000"), ==, 1);
+  g_assert_cmpint (weft_test_query_int (run,
+                     "SELECT (SELECT value FROM meta WHERE key = 'end_ns')"
+                     "     - (SELECT value FROM meta WHERE key = 'start_ns')"), >=, 300000000);
+}
+
+static void
+test_sigterm_forwarded (void)
+{
+  const char *weft = g_getenv ("WEFT");
+  g_autofree char *dir = g_dir_make_tmp ("weft-test-XXXXXX", NULL);
+  g_autofree char *trace = g_build_filename (dir, "trace.db", NULL);
+  const char *argv[] = { weft, "record", "-o", trace, "--", "/bin/sleep", "30", NULL };
+  g_autoptr (GError) error = NULL;
+  sqlite3 *db = NULL;
+  sqlite3_stmt *stmt = NULL;
+  GPid pid;
+  int status;
+
+  g_test_summary ("SIGTERM to weft reaches the program; the trace is still written "
+                  "and weft exits 128+15 as the program did");
+  g_assert_true (g_spawn_async (dir, (char **) argv, NULL,
+                                G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDERR_TO_DEV_NULL,
+                                NULL, NULL, &pid, &error));
+  g_assert_no_error (error);
+  g_usleep (300 * 1000);
+  kill (pid, SIGTERM);
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  g_assert_true (WIFEXITED (status));
+  g_assert_cmpint (WEXITSTATUS (status), ==, 128 + SIGTERM);
+
+  g_assert_cmpint (sqlite3_open_v2 (trace, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_prepare_v2 (db, "SELECT exit_signal FROM processes WHERE parent_id IS NULL",
+                                       -1, &stmt, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (stmt), ==, SQLITE_ROW);
+  g_assert_cmpint (sqlite3_column_int (stmt, 0), ==, SIGTERM);
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+  g_unlink (trace);
+  g_rmdir (dir);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -397,6 +454,8 @@ main (int    argc,
   g_test_add_func ("/collector/record/output-replaced", test_output_replaced);
   g_test_add_func ("/collector/record/sched-proc", test_sched_proc);
   g_test_add_func ("/collector/record/usage-errors", test_usage_errors);
+  g_test_add_func ("/collector/record/orphan-outlives-parent", test_orphan_outlives_parent);
+  g_test_add_func ("/collector/record/sigterm-forwarded", test_sigterm_forwarded);
 
   return g_test_run ();
 }
