@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "weft-commands.h"
+#include "weft-text.h"
 #include "weft-trace.h"
 
 #define LABEL_WIDTH 14
@@ -69,65 +70,13 @@ static const char info_description[] =
   "usage error. Query the trace further with sqlite3(1): every table and\n"
   "column is described in its schema (sqlite3 build.db .schema).";
 
-/* Makes untrusted text safe for a terminal: C0 and C1 control characters,
- * DEL, and the Unicode bidirectional overrides (which reorder what the reader
- * sees) become visible escapes; bytes that are not UTF-8 become \xNN. */
-static char *
-escape_text (const char *text)
-{
-  GString *out = g_string_new (NULL);
-  const char *p = text;
-
-  while (*p != '\0')
-    {
-      gunichar c = g_utf8_get_char_validated (p, -1);
-
-      if (c == (gunichar) -1 || c == (gunichar) -2)
-        {
-          g_string_append_printf (out, "\\x%02x", (guint8) *p);
-          p++;
-          continue;
-        }
-      if (c < 0x20 || c == 0x7f)
-        g_string_append_printf (out, "\\x%02x", c);
-      else if ((c >= 0x80 && c <= 0x9f) || c == 0x2028 || c == 0x2029
-               || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069))
-        g_string_append_printf (out, "\\u%04x", c);
-      else
-        g_string_append_len (out, p, g_utf8_next_char (p) - p);
-      p = g_utf8_next_char (p);
-    }
-  return g_string_free (out, FALSE);
-}
-
 static void
 print_fact (const char *label,
             const char *value)
 {
-  g_autofree char *safe = escape_text (value);
+  g_autofree char *safe = weft_text_escape (value);
 
   printf ("%-*s %s\n", LABEL_WIDTH - 1, label, safe);
-}
-
-/* A duration in the largest unit that keeps it readable. */
-static char *
-format_duration_ns (gint64 ns)
-{
-  double seconds = ns / 1e9;
-
-  if (ns < 0)
-    return g_strdup_printf ("%" G_GINT64_FORMAT " ns (negative: clock error?)", ns);
-  if (ns < 1000)
-    return g_strdup_printf ("%" G_GINT64_FORMAT " ns", ns);
-  if (ns < 1000000)
-    return g_strdup_printf ("%.1f µs", ns / 1e3);
-  if (ns < 1000000000)
-    return g_strdup_printf ("%.1f ms", ns / 1e6);
-  if (seconds < 60)
-    return g_strdup_printf ("%.2f s", seconds);
-  if (seconds < 3600)
-    return g_strdup_printf ("%d min %.1f s", (int) (seconds / 60), seconds - 60 * (int) (seconds / 60));
-  return g_strdup_printf ("%d h %d min", (int) (seconds / 3600), (int) (seconds / 60) % 60);
 }
 
 /* Parses a whole decimal integer; untrusted text may be anything. */
@@ -147,7 +96,7 @@ print_time_facts (WeftTrace *trace)
 
   if (parse_int (start, &start_ns))
     {
-      g_autofree char *since_boot = format_duration_ns (start_ns);
+      g_autofree char *since_boot = weft_text_format_duration (start_ns);
       g_autofree char *line = g_strdup_printf ("%s after boot (CLOCK_MONOTONIC %" G_GINT64_FORMAT " ns)",
                                                since_boot, start_ns);
       print_fact ("started", line);
@@ -157,7 +106,7 @@ print_time_facts (WeftTrace *trace)
 
   if (parse_int (start, &start_ns) && parse_int (end, &end_ns))
     {
-      g_autofree char *duration = format_duration_ns (end_ns - start_ns);
+      g_autofree char *duration = weft_text_format_duration (end_ns - start_ns);
       print_fact ("duration", duration);
     }
   else
@@ -175,7 +124,7 @@ print_sched_fact (WeftTrace *trace)
     print_fact ("scheduling", "perf: exact context switches");
   else if (g_strcmp0 (source, "proc") == 0 && parse_int (period, &period_ns) && period_ns > 0)
     {
-      g_autofree char *every = format_duration_ns (period_ns);
+      g_autofree char *every = weft_text_format_duration (period_ns);
       g_autofree char *line = g_strdup_printf ("proc: /proc sampled every %s "
                                                "(on-CPU times are approximate to that)", every);
       print_fact ("scheduling", line);
@@ -262,7 +211,7 @@ print_other_meta (WeftTrace  *trace,
 
       if (key == NULL || g_strv_contains (known_meta_keys, key))
         continue;
-      safe_key = escape_text (key);
+      safe_key = weft_text_escape (key);
       print_fact (safe_key, value != NULL ? value : "NULL");
     }
   sqlite3_reset (stmt);
@@ -303,7 +252,7 @@ print_row_counts (WeftTrace  *trace,
 static int
 fail (const char *message)
 {
-  g_autofree char *safe = escape_text (message);
+  g_autofree char *safe = weft_text_escape (message);
 
   fflush (stdout);
   fprintf (stderr, "weft info: %s\n", safe);
@@ -333,7 +282,7 @@ parse_options (int           argc,
 
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
-      g_autofree char *safe = escape_text (error->message);
+      g_autofree char *safe = weft_text_escape (error->message);
       fprintf (stderr, "weft info: %s; see 'weft info --help'\n", safe);
       return 2;
     }

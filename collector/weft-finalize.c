@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <string.h>
 
+#include "weft-analysis.h"
 #include "weft-config.h"
 #include "weft-symbols.h"
 #include "weft-writer-private.h"
@@ -531,6 +532,11 @@ weft_finalize_trace (WeftWriter           *self,
   write_meta (self, meta, lost_events);
   if (self->error == NULL)
     weft_trace_exec (self->trace, "COMMIT", &self->error);
+  /* Thread states, the concurrency profile and lock summaries: derived from
+   * the raw tables just committed, stored so reports and the viewer read
+   * them instead of re-deriving them. */
+  if (self->error == NULL)
+    weft_analysis_run (self->trace, &self->error);
 
   if (self->error != NULL)
     {

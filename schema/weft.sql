@@ -155,3 +155,147 @@ CREATE INDEX cpu_slices_by_thread ON cpu_slices (thread_id, start_ns);
 CREATE INDEX cpu_slices_by_cpu ON cpu_slices (cpu, start_ns);
 CREATE INDEX threads_by_process ON threads (process_id);
 CREATE UNIQUE INDEX frames_by_location ON frames (module, address);
+
+-- ---------------------------------------------------------------------------
+-- DERIVED TABLES
+--
+-- Everything below is computed from the raw tables above by the analysis
+-- (collector/weft-analysis.c) when `weft record` finalizes a trace. They hold
+-- no fact of their own: the analysis drops and rebuilds all of them, so a
+-- trace can be re-analysed at any time. The statements from here to the end
+-- of this file are the analysis's own definition of them: keep only derived
+-- tables below this heading.
+--
+-- The analysis also sets these meta keys:
+--   analysis_version    version of the rules that filled these tables (1)
+--   analysis_anomalies  raw rows the rules had to clip or could not place: a
+--                       wait outside its thread's life, slices of one thread
+--                       that overlap, waits of one thread that overlap, a wait
+--                       of an unknown kind, a slice or wait of a thread that
+--                       is not in `threads` (0 for a consistent trace)
+--
+-- The seven thread states (DESIGN.md, "Metrics"), as the text of the `state`
+-- column: running, runnable, lock, sync, io, sleep, blocked.
+
+-- Each thread's life cut into exclusive, gap-free intervals, one state each.
+-- A thread's life is [threads.start_ns, threads.end_ns], or up to meta end_ns
+-- when threads.end_ns is NULL (and from meta start_ns when start_ns is NULL),
+-- widened to cover its cpu_slices (the kernel sees a process on a CPU between
+-- fork and exec, before the agent can note its start). Waits, and slices that
+-- overlap an earlier slice, are clipped to it. The rules, in order:
+--   running   inside one of the thread's cpu_slices. Running wins over every
+--             other state: a spin wait, or the first part of a blocking call,
+--             is spent on a CPU.
+--   runnable  off CPU after a slice that ended with preempted = 1, until the
+--             thread's next slice, whatever waits say (the kernel took the
+--             CPU away; the thread still wanted it).
+--   lock, sync, io, sleep
+--             off CPU after a slice that ended with preempted = 0, while one
+--             of the thread's waits covers the time, by waits.kind:
+--               mutex rdlock wrlock spin sem      -> lock
+--               cond barrier join                 -> sync
+--               poll select epoll                 -> io
+--               sleep                             -> sleep
+--             a wait on an object of kind 'gil' is lock whatever its kind.
+--             When two waits of a thread overlap, the one that began first
+--             covers their common time.
+--   blocked   off CPU after a slice that ended with preempted = 0 when no
+--             wait covers the time (in the kernel for anything else: read,
+--             write, page faults, …), and during a wait of an unknown kind.
+--   before the thread's first slice: the state of the wait that covers the
+--             time if there is one, else runnable (created, not yet run).
+-- Consecutive intervals with the same state and the same wait are one row.
+CREATE TABLE thread_states (
+  thread_id INTEGER NOT NULL REFERENCES threads(id), -- the thread
+  start_ns  INTEGER NOT NULL,                         -- interval begins
+  end_ns    INTEGER NOT NULL,                         -- interval ends: the next row's start_ns, or the thread's end
+  state     TEXT NOT NULL,                            -- running runnable lock sync io sleep blocked
+  wait_id   INTEGER REFERENCES waits(id),             -- the wait behind a lock/sync/io/sleep (or unknown-kind blocked) row; else NULL
+  PRIMARY KEY (thread_id, start_ns)
+) WITHOUT ROWID;
+
+-- The concurrency profile of the whole trace as a step function: each row is
+-- an interval during which the number of threads in each state is constant,
+-- counted over all threads of all processes. Rows tile [meta start_ns,
+-- meta end_ns] (widened to any thread life that reaches outside it) in order,
+-- without gap or overlap; time with no thread alive is a row of zeros.
+--   parallelism  P(t) = running
+--   concurrency  C(t) = running + runnable + lock + sync + io + blocked
+--                       (alive and not sleeping)
+-- Means over a span [:s, :e) are one query, e.g. mean parallelism:
+--   SELECT sum(running * (min(end_ns, :e) - max(start_ns, :s))) * 1.0 / (:e - :s)
+--     FROM profile WHERE start_ns < :e AND end_ns > :s;
+-- and the share of time at each level of parallelism:
+--   SELECT running, sum(min(end_ns, :e) - max(start_ns, :s)) * 1.0 / (:e - :s)
+--     FROM profile WHERE start_ns < :e AND end_ns > :s GROUP BY running;
+CREATE TABLE profile (
+  start_ns INTEGER PRIMARY KEY, -- interval begins
+  end_ns   INTEGER NOT NULL,    -- interval ends: the next row's start_ns
+  running  INTEGER NOT NULL,    -- threads in state running: parallelism P
+  runnable INTEGER NOT NULL,    -- threads in state runnable
+  lock     INTEGER NOT NULL,    -- threads in state lock
+  sync     INTEGER NOT NULL,    -- threads in state sync
+  io       INTEGER NOT NULL,    -- threads in state io
+  sleep    INTEGER NOT NULL,    -- threads in state sleep (not part of C)
+  blocked  INTEGER NOT NULL     -- threads in state blocked
+);
+
+-- Time each thread spent in each state over its whole life (the sums of its
+-- thread_states rows; together they add up to its life).
+CREATE TABLE thread_summary (
+  thread_id   INTEGER PRIMARY KEY REFERENCES threads(id), -- the thread
+  running_ns  INTEGER NOT NULL,  -- on a CPU (the clipped sum of its cpu_slices)
+  runnable_ns INTEGER NOT NULL,  -- wanting a CPU
+  lock_ns     INTEGER NOT NULL,  -- waiting for a lock
+  sync_ns     INTEGER NOT NULL,  -- waiting on a condition, barrier or join
+  io_ns       INTEGER NOT NULL,  -- in poll/select/epoll
+  sleep_ns    INTEGER NOT NULL,  -- sleeping
+  blocked_ns  INTEGER NOT NULL,  -- off CPU elsewhere in the kernel
+  waits       INTEGER NOT NULL   -- its rows in waits
+);
+
+-- One row per synchronization object of `objects` (every kind, not only
+-- locks): how much it was used and waited for over the whole trace. Wait
+-- figures come from `waits` (durations end_ns - start_ns, unclipped); hold
+-- figures and uncontended acquisitions from the agent's counters in
+-- `object_stats`. Percentiles are nearest-rank: the p-th percentile of n
+-- sorted durations is the one at rank ceil(p * n / 100).
+CREATE TABLE lock_stats (
+  object_id     INTEGER PRIMARY KEY REFERENCES objects(id), -- the object
+  acquisitions  INTEGER NOT NULL,  -- sum of object_stats.acquisitions (0 for objects the agent does not count: cond, barrier, thread)
+  contentions   INTEGER NOT NULL,  -- sum of object_stats.contentions, or the number of waits if that is larger
+  waits         INTEGER NOT NULL,  -- rows of waits on the object
+  wait_total_ns INTEGER NOT NULL,  -- sum of their durations
+  wait_max_ns   INTEGER NOT NULL,  -- longest wait (0 without waits)
+  wait_p50_ns   INTEGER NOT NULL,  -- median wait (0 without waits)
+  wait_p90_ns   INTEGER NOT NULL,  -- 90th percentile wait
+  wait_p99_ns   INTEGER NOT NULL,  -- 99th percentile wait
+  hold_total_ns INTEGER NOT NULL,  -- sum of object_stats.hold_ns (over the timed holds)
+  hold_max_ns   INTEGER NOT NULL,  -- largest object_stats.hold_max_ns
+  hold_samples  INTEGER NOT NULL,  -- sum of object_stats.hold_samples: holds that were timed
+  threads       INTEGER NOT NULL,  -- distinct threads that used it (object_stats) or waited on it (waits)
+  holders       INTEGER NOT NULL   -- distinct threads named as waits.holder_thread_id for it
+);
+
+-- Where the waits on each object came from: waits grouped by object and call
+-- stack (waits without a stack are left out).
+CREATE TABLE lock_stacks (
+  object_id     INTEGER NOT NULL REFERENCES objects(id), -- the object waited on
+  stack_id      INTEGER NOT NULL REFERENCES stacks(id),  -- the waiter's call stack
+  waits         INTEGER NOT NULL,  -- waits with this stack
+  wait_total_ns INTEGER NOT NULL,  -- sum of their durations
+  PRIMARY KEY (object_id, stack_id)
+) WITHOUT ROWID;
+
+-- Who blocked whom: waits with a known holder (waits.holder_thread_id: the
+-- thread that held the lock, or the thread being joined), grouped by waiter,
+-- holder and object.
+CREATE TABLE blocking (
+  waiter_thread_id INTEGER NOT NULL REFERENCES threads(id), -- the thread that waited
+  holder_thread_id INTEGER NOT NULL REFERENCES threads(id), -- the thread it waited for
+  object_id        INTEGER NOT NULL REFERENCES objects(id), -- what it waited on
+  waits            INTEGER NOT NULL,  -- how many times
+  wait_total_ns    INTEGER NOT NULL,  -- sum of those waits' durations
+  wait_max_ns      INTEGER NOT NULL,  -- the longest of them
+  PRIMARY KEY (waiter_thread_id, holder_thread_id, object_id)
+) WITHOUT ROWID;

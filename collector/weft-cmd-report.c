@@ -1,0 +1,344 @@
+/* weft-cmd-report.c — `weft report [FILE]`: what a trace says about
+ * concurrency and parallelism, as text for people or JSON for programs.
+ *
+ * The figures come from the trace's derived tables (weft-analysis.c wrote
+ * them at the end of `weft record`); weft-report-data.c reads them,
+ * weft-report-text.c and weft-report-json.c render them. The whole report is
+ * built in memory first, so a failure never leaves half a report: on stdout
+ * nothing is printed, and -o writes a temporary file renamed over OUT only
+ * when complete.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "weft-commands.h"
+#include "weft-report.h"
+#include "weft-text.h"
+
+#define DEFAULT_TRACE "weft.db"
+#define DEFAULT_TOP 10
+
+typedef enum
+{
+  FORMAT_TEXT,
+  FORMAT_JSON,
+} ReportFormat;
+
+typedef struct
+{
+  gboolean      help;
+  char         *format_name;
+  char         *output;    /* G_OPTION_ARG_FILENAME */
+  char         *span;
+  gint          top;
+  char        **files;     /* G_OPTION_REMAINING */
+  ReportFormat  format;
+  WeftReportOptions report;
+} ReportOptions;
+
+static const char report_description[] =
+  "Shows how the recorded program's threads used the machine: the mean\n"
+  "concurrency C (threads alive and not sleeping) and parallelism P (threads\n"
+  "on a CPU), what the gap C - P was made of (runnable, lock, sync, io,\n"
+  "blocked), how long P sat at each level 0…CPUs, a one-line verdict, the\n"
+  "most waited-for synchronization objects with their call stacks and\n"
+  "holders, who blocked whom, every thread's states and every process.\n"
+  "\n"
+  "Options:\n"
+  "  --format text|json  text (the default) is aligned for a terminal, in\n"
+  "                      human units, coloured only on a terminal and not\n"
+  "                      when NO_COLOR is set; json is one object with\n"
+  "                      integer nanoseconds, described in docs/report-json.md\n"
+  "  -o OUT              write to OUT instead of stdout (replaced atomically:\n"
+  "                      OUT is never left half-written)\n"
+  "  --top N             show the N most waited-for objects and blocking\n"
+  "                      pairs (default 10; 0 shows all)\n"
+  "  --span START:END    only the part of the run from START to END, both\n"
+  "                      measured from the start of the trace: a number with\n"
+  "                      a unit ns (the default), us, ms, s or min, decimals\n"
+  "                      allowed. An empty START is the start, an empty END\n"
+  "                      the end; an END past the end stops at the end.\n"
+  "                      Means, shares and waits are clipped to the span;\n"
+  "                      lock acquisitions and hold times, counted for the\n"
+  "                      whole run, are not shown for a span.\n"
+  "\n"
+  "Examples:\n"
+  "  $ weft record -- ./server --threads 8\n"
+  "  $ weft report                         # weft.db, as text\n"
+  "  $ weft report --span 1.5s:2s          # half a second, 1.5 s in\n"
+  "  $ weft report run.db --format json -o run.json --top 0\n"
+  "\n"
+  "Exit status: 0 when the report was written, 1 when the trace could not\n"
+  "be read or the output not written, 2 on a usage error (bad option,\n"
+  "a span that does not fit the trace).";
+
+/* Parsing --span */
+
+static const struct
+{
+  const char *name;
+  gint64      ns;
+} time_units[] = {
+  { "ns", 1 }, { "us", 1000 }, { "µs", 1000 }, { "ms", 1000000 }, { "s", 1000000000 },
+  { "min", G_GINT64_CONSTANT (60000000000) },
+};
+
+/* "1.5s" → 1500000000: digits, an optional fraction, an optional unit. The
+ * whole part is exact; the fraction is rounded down to the nanosecond. */
+static gboolean
+parse_time (const char *text,
+            gint64     *ns)
+{
+  const char *p = text;
+  guint64 whole = 0, fraction = 0, fraction_scale = 1;
+  gint64 unit_ns = 1;
+  gboolean digits = FALSE;
+
+  for (; g_ascii_isdigit (*p); p++, digits = TRUE)
+    {
+      if (whole > (G_MAXINT64 - 9) / 10)
+        return FALSE;
+      whole = whole * 10 + (guint64) (*p - '0');
+    }
+  if (*p == '.')
+    for (p++; g_ascii_isdigit (*p); p++, digits = TRUE)
+      if (fraction_scale < G_GUINT64_CONSTANT (1000000000000000000))
+        {
+          fraction = fraction * 10 + (guint64) (*p - '0');
+          fraction_scale *= 10;
+        }
+  if (!digits)
+    return FALSE;
+  if (*p != '\0')
+    {
+      gsize i;
+
+      for (i = 0; i < G_N_ELEMENTS (time_units) && strcmp (p, time_units[i].name) != 0; i++)
+        ;
+      if (i == G_N_ELEMENTS (time_units))
+        return FALSE;
+      unit_ns = time_units[i].ns;
+    }
+  if (whole > (guint64) G_MAXINT64 / (guint64) unit_ns)
+    return FALSE;
+  /* fraction / scale * unit, rounded down to whole nanoseconds. */
+  *ns = (gint64) (whole * (guint64) unit_ns) + (gint64) ((double) fraction / fraction_scale * unit_ns);
+  return *ns >= 0;
+}
+
+static gboolean
+parse_span (const char        *text,
+            WeftReportOptions *options,
+            char             **message)
+{
+  const char *colon = strchr (text, ':');
+  g_autofree char *start = NULL;
+  const char *end;
+
+  if (colon == NULL)
+    {
+      *message = g_strdup ("--span needs START:END, as in --span 1.5s:2s or --span :500ms");
+      return FALSE;
+    }
+  start = g_strndup (text, colon - text);
+  end = colon + 1;
+  options->span_start_ns = 0;
+  options->span_end_ns = G_MAXINT64;
+  if ((start[0] != '\0' && !parse_time (start, &options->span_start_ns))
+      || (end[0] != '\0' && !parse_time (end, &options->span_end_ns)))
+    {
+      *message = g_strdup ("--span: a time is a number with an optional unit (ns, us, ms, s, min), "
+                           "as in 1.5s or 250ms");
+      return FALSE;
+    }
+  if (options->span_end_ns <= options->span_start_ns)
+    {
+      *message = g_strdup ("--span: END must come after START");
+      return FALSE;
+    }
+  options->has_span = TRUE;
+  return TRUE;
+}
+
+/* Options */
+
+static void
+options_clear (ReportOptions *options)
+{
+  g_free (options->format_name);
+  g_free (options->output);
+  g_free (options->span);
+  g_strfreev (options->files);
+}
+
+static int
+usage_error (const char *message)
+{
+  g_autofree char *safe = weft_text_escape (message);
+
+  fprintf (stderr, "weft report: %s; see 'weft report --help'\n", safe);
+  return 2;
+}
+
+/* Returns -1 to go on, or the exit status (help printed, usage error). */
+static int
+parse_options (int            argc,
+               char         **argv,
+               ReportOptions *options)
+{
+  const GOptionEntry entries[] = {
+    { "format", 'f', 0, G_OPTION_ARG_STRING, &options->format_name, "text (default) or json", "FORMAT" },
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &options->output, "Write to OUT instead of stdout", "OUT" },
+    { "top", 0, 0, G_OPTION_ARG_INT, &options->top, "Objects and blocking pairs to show (default 10, 0 = all)", "N" },
+    { "span", 0, 0, G_OPTION_ARG_STRING, &options->span, "Only the time from START to END (see below)", "START:END" },
+    { "help", 'h', 0, G_OPTION_ARG_NONE, &options->help, "Show this help and exit", NULL },
+    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &options->files, NULL, "[FILE]" },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) context = g_option_context_new (NULL);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *message = NULL;
+
+  options->top = DEFAULT_TOP;
+  g_option_context_set_summary (context, "Report how the threads of a recorded trace ran, waited "
+                                         "and contended (FILE: default weft.db).");
+  g_option_context_set_description (context, report_description);
+  g_option_context_set_help_enabled (context, FALSE);
+  g_option_context_add_main_entries (context, entries, NULL);
+
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    return usage_error (error->message);
+  if (options->help)
+    {
+      g_autofree char *help = g_option_context_get_help (context, TRUE, NULL);
+
+      fputs (help, stdout);
+      return 0;
+    }
+  if (options->files != NULL && options->files[0] != NULL && options->files[1] != NULL)
+    return usage_error ("expected at most one trace file");
+  if (options->format_name == NULL || strcmp (options->format_name, "text") == 0)
+    options->format = FORMAT_TEXT;
+  else if (strcmp (options->format_name, "json") == 0)
+    options->format = FORMAT_JSON;
+  else
+    {
+      message = g_strdup_printf ("unknown format '%s': use text or json", options->format_name);
+      return usage_error (message);
+    }
+  if (options->top < 0)
+    return usage_error ("--top needs a count of 0 or more");
+  options->report.top = (guint) options->top;
+  if (options->span != NULL && !parse_span (options->span, &options->report, &message))
+    return usage_error (message);
+  if (options->output != NULL && options->output[0] == '\0')
+    return usage_error ("-o needs a file name");
+  return -1;
+}
+
+/* Running */
+
+static int
+fail (const char *message)
+{
+  g_autofree char *safe = weft_text_escape (message);
+
+  fflush (stdout);
+  fprintf (stderr, "weft report: %s\n", safe);
+  return 1;
+}
+
+static gboolean
+same_file (const char *a,
+           const char *b)
+{
+  struct stat st_a, st_b;
+
+  return stat (a, &st_a) == 0 && stat (b, &st_b) == 0
+         && st_a.st_dev == st_b.st_dev && st_a.st_ino == st_b.st_ino;
+}
+
+/* Colour only for a terminal that has not asked for none (no-color.org). */
+static gboolean
+want_colour (const ReportOptions *options)
+{
+  const char *no_colour = g_getenv ("NO_COLOR");
+  const char *term = g_getenv ("TERM");
+
+  return options->output == NULL && options->format == FORMAT_TEXT
+         && isatty (STDOUT_FILENO)
+         && (no_colour == NULL || no_colour[0] == '\0')
+         && g_strcmp0 (term, "dumb") != 0;
+}
+
+static int
+write_output (const ReportOptions *options,
+              GString             *text)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (options->output == NULL)
+    {
+      if (fwrite (text->str, 1, text->len, stdout) != text->len || fflush (stdout) != 0)
+        {
+          g_autofree char *message = g_strdup_printf ("cannot write the report: %s", g_strerror (errno));
+          return fail (message);
+        }
+      return 0;
+    }
+  /* A temporary file beside OUT, renamed over it once complete. */
+  if (!g_file_set_contents_full (options->output, text->str, text->len,
+                                 G_FILE_SET_CONTENTS_CONSISTENT, 0666, &error))
+    return fail (error->message);
+  return 0;
+}
+
+int
+weft_cmd_report (int    argc,
+                 char **argv)
+{
+  ReportOptions options = { 0 };
+  g_autoptr(WeftTrace) trace = NULL;
+  g_autoptr(WeftReport) report = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) text = NULL;
+  const char *path;
+  int status = parse_options (argc, argv, &options);
+
+  if (status >= 0)
+    goto out;
+
+  path = options.files != NULL && options.files[0] != NULL ? options.files[0] : DEFAULT_TRACE;
+  if (options.output != NULL && same_file (path, options.output))
+    {
+      status = usage_error ("-o names the trace itself; choose another output file");
+      goto out;
+    }
+  trace = weft_trace_open (path, &error);
+  if (trace == NULL)
+    {
+      status = fail (error->message);
+      goto out;
+    }
+  report = weft_report_load (trace, &options.report, &error);
+  if (report == NULL)
+    {
+      status = g_error_matches (error, WEFT_REPORT_ERROR, WEFT_REPORT_ERROR_SPAN)
+               ? usage_error (error->message) : fail (error->message);
+      goto out;
+    }
+
+  text = g_string_new (NULL);
+  if (options.format == FORMAT_JSON)
+    weft_report_write_json (report, text);
+  else
+    weft_report_write_text (report, want_colour (&options), text);
+  status = write_output (&options, text);
+
+out:
+  options_clear (&options);
+  return status;
+}

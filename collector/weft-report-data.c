@@ -1,0 +1,1033 @@
+/* weft-report-data.c — reads what `weft report` shows (weft-report.h).
+ *
+ * Whole-trace figures come straight from the derived tables (thread_summary,
+ * lock_stats, lock_stacks, blocking). With a span, the means and the
+ * parallelism histogram still come from the profile (one range query), the
+ * threads' states from thread_states clipped to the span, and the object
+ * figures from the waits that overlap the span, clipped to it.
+ */
+#include <string.h>
+
+#include "weft-report.h"
+
+G_DEFINE_QUARK (weft-report-error-quark, weft_report_error)
+
+/* Ids of up to three rows, as a hash key. */
+typedef struct
+{
+  gint64 a, b, c;
+} Key3;
+
+typedef struct
+{
+  gint64 waits;
+  gint64 total_ns;
+  gint64 max_ns;
+} Sum;
+
+typedef struct
+{
+  WeftTrace  *trace;
+  WeftReport *report;
+  guint       top;
+  gint64      s;            /* the span, absolute */
+  gint64      e;
+  GHashTable *processes;    /* gint64* id → WeftReportProcess */
+  GHashTable *threads;      /* gint64* id → WeftReportThread */
+  GHashTable *objects;      /* gint64* id → WeftReportLock (all of them) */
+  GPtrArray  *all_locks;    /* = report->object_pool */
+  GPtrArray  *all_threads;  /* = report->thread_pool */
+} Loader;
+
+static guint
+key3_hash (gconstpointer data)
+{
+  const Key3 *key = data;
+  guint64 h = (guint64) key->a * 0x9e3779b97f4a7c15u;
+
+  h = (h ^ (guint64) key->b) * 0xbf58476d1ce4e5b9u;
+  h = (h ^ (guint64) key->c) * 0x94d049bb133111ebu;
+  return (guint) (h ^ (h >> 32));
+}
+
+static gboolean
+key3_equal (gconstpointer a,
+            gconstpointer b)
+{
+  return memcmp (a, b, sizeof (Key3)) == 0;
+}
+
+static void
+sum_into (GHashTable *table,
+          gint64      a,
+          gint64      b,
+          gint64      c,
+          gint64      ns)
+{
+  Key3 key = { a, b, c };
+  Sum *sum = g_hash_table_lookup (table, &key);
+
+  if (sum == NULL)
+    {
+      sum = g_new0 (Sum, 1);
+      g_hash_table_insert (table, g_memdup2 (&key, sizeof key), sum);
+    }
+  sum->waits++;
+  sum->total_ns += ns;
+  sum->max_ns = MAX (sum->max_ns, ns);
+}
+
+/* Freeing */
+
+static void
+process_free (gpointer data)
+{
+  WeftReportProcess *process = data;
+
+  g_free (process->command);
+  g_free (process);
+}
+
+static void
+thread_free (gpointer data)
+{
+  WeftReportThread *thread = data;
+
+  g_free (thread->name);
+  g_free (thread);
+}
+
+static void
+stack_free (gpointer data)
+{
+  WeftReportStack *stack = data;
+
+  g_strfreev (stack->frames);
+  g_free (stack);
+}
+
+static void
+lock_free (gpointer data)
+{
+  WeftReportLock *lock = data;
+
+  g_free (lock->name);
+  g_free (lock->kind);
+  g_clear_pointer (&lock->holders, g_ptr_array_unref);
+  g_clear_pointer (&lock->stacks, g_ptr_array_unref);
+  g_free (lock);
+}
+
+void
+weft_report_free (WeftReport *report)
+{
+  if (report == NULL)
+    return;
+  g_free (report->path);
+  g_free (report->command);
+  g_free (report->sched_source);
+  g_free (report->verdict);
+  g_clear_pointer (&report->parallelism_ns, g_array_unref);
+  g_clear_pointer (&report->blocking, g_ptr_array_unref);
+  g_clear_pointer (&report->locks, g_ptr_array_unref);
+  g_clear_pointer (&report->threads, g_ptr_array_unref);
+  g_clear_pointer (&report->thread_pool, g_ptr_array_unref);
+  g_clear_pointer (&report->object_pool, g_ptr_array_unref);
+  g_clear_pointer (&report->processes, g_ptr_array_unref);
+  g_free (report);
+}
+
+char *
+weft_report_thread_label (const WeftReportThread *thread)
+{
+  if (thread->name != NULL && thread->name[0] != '\0')
+    return g_strdup (thread->name);
+  return g_strdup_printf ("tid %d", thread->tid);
+}
+
+char *
+weft_report_lock_label (const WeftReportLock *lock)
+{
+  if (lock->name != NULL && lock->name[0] != '\0')
+    return g_strdup (lock->name);
+  return g_strdup_printf ("%s at 0x%" G_GINT64_MODIFIER "x", lock->kind, lock->address);
+}
+
+/* SQL */
+
+static gboolean
+finish (Loader        *loader,
+        sqlite3_stmt  *stmt,
+        int            rc,
+        GError       **error)
+{
+  sqlite3_reset (stmt);
+  if (rc != SQLITE_DONE)
+    return weft_trace_sql_error (loader->trace, sqlite3_sql (stmt), error);
+  return TRUE;
+}
+
+static char *
+column_text (sqlite3_stmt *stmt,
+             int           column)
+{
+  return g_strdup ((const char *) sqlite3_column_text (stmt, column));
+}
+
+static gboolean
+meta_int (WeftTrace  *trace,
+          const char *key,
+          gint64     *value)
+{
+  g_autofree char *text = weft_trace_get_meta (trace, key);
+
+  return text != NULL && g_ascii_string_to_signed (text, 10, G_MININT64, G_MAXINT64, value, NULL);
+}
+
+static void
+bind_span (sqlite3_stmt *stmt,
+           Loader       *loader)
+{
+  sqlite3_bind_int64 (stmt, sqlite3_bind_parameter_index (stmt, ":s"), loader->s);
+  sqlite3_bind_int64 (stmt, sqlite3_bind_parameter_index (stmt, ":e"), loader->e);
+}
+
+/* The trace's facts */
+
+static gboolean
+load_meta (Loader  *loader,
+           GError **error)
+{
+  WeftReport *report = loader->report;
+  WeftTrace *trace = loader->trace;
+  g_autofree char *complete = weft_trace_get_meta (trace, "complete");
+  gint64 value;
+
+  report->command = weft_trace_get_meta (trace, "command");
+  report->sched_source = weft_trace_get_meta (trace, "sched_source");
+  report->cpus = meta_int (trace, "cpus", &value) && value > 0 && value < G_MAXINT ? (gint) value : 0;
+  report->sched_period_ns = meta_int (trace, "sched_period_ns", &value) ? value : 0;
+  report->lost_events = meta_int (trace, "lost_events", &value) ? value : 0;
+  report->complete = g_strcmp0 (complete, "1") == 0;
+
+  if (!weft_analysis_is_current (trace))
+    {
+      if (!weft_analysis_run_scratch (trace, error))
+        return FALSE;
+      report->analysed_now = TRUE;
+    }
+  report->anomalies = meta_int (trace, "analysis_anomalies", &value) ? value : 0;
+
+  /* An unfinished trace has no end_ns: the profile knows how far it went. */
+  if (!meta_int (trace, "start_ns", &report->start_ns))
+    report->start_ns = 0;
+  if (!meta_int (trace, "end_ns", &report->end_ns))
+    {
+      static const char sql[] = "SELECT min(start_ns), max(end_ns) FROM profile";
+      sqlite3_stmt *stmt = weft_trace_prepare (trace, sql, error);
+      int rc;
+
+      if (stmt == NULL)
+        return FALSE;
+      if ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+        {
+          if (report->start_ns == 0)
+            report->start_ns = sqlite3_column_int64 (stmt, 0);
+          report->end_ns = sqlite3_column_int64 (stmt, 1);
+          rc = SQLITE_DONE;
+        }
+      if (!finish (loader, stmt, rc, error))
+        return FALSE;
+    }
+  report->end_ns = MAX (report->end_ns, report->start_ns);
+  return TRUE;
+}
+
+static gboolean
+resolve_span (Loader                   *loader,
+              const WeftReportOptions  *options,
+              GError                  **error)
+{
+  WeftReport *report = loader->report;
+  gint64 duration_ns = report->end_ns - report->start_ns;
+
+  loader->s = report->start_ns;
+  loader->e = report->end_ns;
+  if (options->has_span)
+    {
+      if (options->span_start_ns >= duration_ns)
+        {
+          g_autofree char *text = g_strdup_printf ("%.9g s", duration_ns / 1e9);
+
+          g_set_error (error, WEFT_REPORT_ERROR, WEFT_REPORT_ERROR_SPAN,
+                       "the span starts at or after the end of the trace, which lasts %" G_GINT64_FORMAT
+                       " ns (%s)", duration_ns, text);
+          return FALSE;
+        }
+      loader->s = report->start_ns + options->span_start_ns;
+      if (options->span_end_ns - options->span_start_ns < duration_ns - options->span_start_ns)
+        loader->e = report->start_ns + options->span_end_ns;
+      report->has_span = TRUE;
+    }
+  report->span_start_ns = loader->s;
+  report->span_end_ns = loader->e;
+  return TRUE;
+}
+
+/* The summary: one range query on the profile. */
+static gboolean
+load_summary (Loader  *loader,
+              GError **error)
+{
+  static const char sql[] =
+    "SELECT start_ns, end_ns, running, runnable, lock, sync, io, sleep, blocked FROM profile"
+    " WHERE start_ns >= coalesce((SELECT max(start_ns) FROM profile WHERE start_ns <= :s), :s)"
+    " AND start_ns < :e";
+  WeftReport *report = loader->report;
+  sqlite3_stmt *stmt = weft_trace_prepare (loader->trace, sql, error);
+  gint64 integral[WEFT_N_STATES] = { 0 };
+  gint64 span_ns = loader->e - loader->s;
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  report->parallelism_ns = g_array_new (FALSE, TRUE, sizeof (gint64));
+  g_array_set_size (report->parallelism_ns, report->cpus + 1);
+  bind_span (stmt, loader);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      gint64 ns = MIN (sqlite3_column_int64 (stmt, 1), loader->e) - MAX (sqlite3_column_int64 (stmt, 0), loader->s);
+      gint64 running = sqlite3_column_int64 (stmt, 2);
+
+      if (ns <= 0 || running < 0 || running > G_MAXINT / 2)
+        continue;
+      for (int s = 0; s < WEFT_N_STATES; s++)
+        integral[s] += sqlite3_column_int64 (stmt, 2 + s) * ns;
+      if ((guint) running >= report->parallelism_ns->len)
+        g_array_set_size (report->parallelism_ns, running + 1);
+      g_array_index (report->parallelism_ns, gint64, running) += ns;
+    }
+  if (!finish (loader, stmt, rc, error))
+    return FALSE;
+
+  for (int s = 0; s < WEFT_N_STATES; s++)
+    {
+      report->state_means[s] = span_ns > 0 ? (double) integral[s] / span_ns : 0;
+      if (s != WEFT_STATE_SLEEP)
+        report->mean_concurrency += report->state_means[s];
+    }
+  report->mean_parallelism = report->state_means[WEFT_STATE_RUNNING];
+  return TRUE;
+}
+
+static gboolean
+load_processes (Loader  *loader,
+                GError **error)
+{
+  static const char sql[] =
+    "SELECT p.id, p.pid, parent.pid, p.command, p.exit_status, p.exit_signal, p.cpu_ns"
+    " FROM processes p LEFT JOIN processes parent ON parent.id = p.parent_id ORDER BY p.id";
+  sqlite3_stmt *stmt = weft_trace_prepare (loader->trace, sql, error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      WeftReportProcess *process = g_new0 (WeftReportProcess, 1);
+
+      process->id = sqlite3_column_int64 (stmt, 0);
+      process->pid = sqlite3_column_int (stmt, 1);
+      process->parent_pid = sqlite3_column_int (stmt, 2);
+      process->command = column_text (stmt, 3);
+      process->exited = sqlite3_column_type (stmt, 4) != SQLITE_NULL;
+      process->exit_status = sqlite3_column_int (stmt, 4);
+      process->exit_signal = sqlite3_column_int (stmt, 5);
+      process->cpu_ns = sqlite3_column_type (stmt, 6) != SQLITE_NULL ? sqlite3_column_int64 (stmt, 6) : -1;
+      g_ptr_array_add (loader->report->processes, process);
+      g_hash_table_insert (loader->processes, &process->id, process);
+    }
+  return finish (loader, stmt, rc, error);
+}
+
+/* Threads: their whole-life totals, or their states clipped to the span. */
+static gboolean
+load_threads (Loader  *loader,
+              GError **error)
+{
+  static const char sql[] =
+    "SELECT t.id, t.tid, t.name, t.process_id, s.running_ns, s.runnable_ns, s.lock_ns, s.sync_ns,"
+    " s.io_ns, s.sleep_ns, s.blocked_ns FROM threads t LEFT JOIN thread_summary s ON s.thread_id = t.id"
+    " ORDER BY t.process_id, t.id";
+  static const char span_sql[] =
+    "SELECT thread_id, state, sum(min(end_ns, :e) - max(start_ns, :s)) FROM thread_states"
+    " WHERE start_ns < :e AND end_ns > :s GROUP BY thread_id, state";
+  WeftReport *report = loader->report;
+  sqlite3_stmt *stmt = weft_trace_prepare (loader->trace, sql, error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      WeftReportThread *thread = g_new0 (WeftReportThread, 1);
+
+      thread->id = sqlite3_column_int64 (stmt, 0);
+      thread->tid = sqlite3_column_int (stmt, 1);
+      thread->name = column_text (stmt, 2);
+      thread->process = g_hash_table_lookup (loader->processes, &(gint64) { sqlite3_column_int64 (stmt, 3) });
+      for (int s = 0; s < WEFT_N_STATES && !report->has_span; s++)
+        thread->state_ns[s] = sqlite3_column_int64 (stmt, 4 + s);
+      g_ptr_array_add (loader->all_threads, thread);
+      g_hash_table_insert (loader->threads, &thread->id, thread);
+    }
+  if (!finish (loader, stmt, rc, error))
+    return FALSE;
+
+  if (report->has_span)
+    {
+      WeftState state;
+
+      if ((stmt = weft_trace_prepare (loader->trace, span_sql, error)) == NULL)
+        return FALSE;
+      bind_span (stmt, loader);
+      while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+        {
+          WeftReportThread *thread = g_hash_table_lookup (loader->threads, &(gint64) { sqlite3_column_int64 (stmt, 0) });
+          const char *name = (const char *) sqlite3_column_text (stmt, 1);
+
+          for (state = 0; state < WEFT_N_STATES && g_strcmp0 (name, weft_state_name (state)) != 0; state++)
+            ;
+          if (thread != NULL && state < WEFT_N_STATES)
+            thread->state_ns[state] += sqlite3_column_int64 (stmt, 2);
+        }
+      if (!finish (loader, stmt, rc, error))
+        return FALSE;
+    }
+
+  for (guint i = 0; i < loader->all_threads->len; i++)
+    {
+      WeftReportThread *thread = loader->all_threads->pdata[i];
+
+      for (int s = 0; s < WEFT_N_STATES; s++)
+        thread->life_ns += thread->state_ns[s];
+      /* With a span, a thread that was not alive in it is not shown. */
+      if (report->has_span && thread->life_ns == 0)
+        continue;
+      if (thread->process != NULL)
+        {
+          thread->process->running_ns += thread->state_ns[WEFT_STATE_RUNNING];
+          thread->process->threads++;
+        }
+      g_ptr_array_add (report->threads, thread);
+    }
+  return TRUE;
+}
+
+/* Every object, with zero figures, so blocking rows can name theirs. */
+static gboolean
+load_objects (Loader  *loader,
+              GError **error)
+{
+  static const char sql[] = "SELECT id, process_id, address, kind, name FROM objects ORDER BY id";
+  sqlite3_stmt *stmt = weft_trace_prepare (loader->trace, sql, error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      WeftReportLock *lock = g_new0 (WeftReportLock, 1);
+
+      lock->id = sqlite3_column_int64 (stmt, 0);
+      lock->process = g_hash_table_lookup (loader->processes, &(gint64) { sqlite3_column_int64 (stmt, 1) });
+      lock->address = (guint64) sqlite3_column_int64 (stmt, 2);
+      lock->kind = column_text (stmt, 3);
+      lock->name = column_text (stmt, 4);
+      lock->holders = g_ptr_array_new_with_free_func (g_free);
+      lock->stacks = g_ptr_array_new_with_free_func (stack_free);
+      g_ptr_array_add (loader->all_locks, lock);
+      g_hash_table_insert (loader->objects, &lock->id, lock);
+    }
+  return finish (loader, stmt, rc, error);
+}
+
+static gboolean
+load_lock_stats (Loader  *loader,
+                 GError **error)
+{
+  static const char sql[] =
+    "SELECT object_id, acquisitions, contentions, waits, wait_total_ns, wait_max_ns, wait_p50_ns,"
+    " wait_p90_ns, wait_p99_ns, hold_total_ns, hold_max_ns, threads FROM lock_stats";
+  sqlite3_stmt *stmt = weft_trace_prepare (loader->trace, sql, error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      WeftReportLock *lock = g_hash_table_lookup (loader->objects, &(gint64) { sqlite3_column_int64 (stmt, 0) });
+
+      if (lock == NULL)
+        continue;
+      lock->acquisitions = sqlite3_column_int64 (stmt, 1);
+      lock->contentions = sqlite3_column_int64 (stmt, 2);
+      lock->waits = sqlite3_column_int64 (stmt, 3);
+      lock->wait_total_ns = sqlite3_column_int64 (stmt, 4);
+      lock->wait_max_ns = sqlite3_column_int64 (stmt, 5);
+      lock->wait_p50_ns = sqlite3_column_int64 (stmt, 6);
+      lock->wait_p90_ns = sqlite3_column_int64 (stmt, 7);
+      lock->wait_p99_ns = sqlite3_column_int64 (stmt, 8);
+      lock->hold_total_ns = sqlite3_column_int64 (stmt, 9);
+      lock->hold_max_ns = sqlite3_column_int64 (stmt, 10);
+      lock->threads = sqlite3_column_int64 (stmt, 11);
+    }
+  return finish (loader, stmt, rc, error);
+}
+
+static gint
+compare_ns (gconstpointer a,
+            gconstpointer b)
+{
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+static gint64
+percentile (GArray *sorted,
+            guint   percent)
+{
+  guint64 rank = ((guint64) percent * sorted->len + 99) / 100;
+
+  if (sorted->len == 0)
+    return 0;
+  return g_array_index (sorted, gint64, CLAMP (rank, 1, sorted->len) - 1);
+}
+
+/* Span figures of the objects, from the waits that overlap the span, each
+ * clipped to it. Fills the holders, stacks and blocking sums. */
+static gboolean
+load_span_waits (Loader      *loader,
+                 GHashTable  *holders,
+                 GHashTable  *stacks,
+                 GHashTable  *blocking,
+                 GError     **error)
+{
+  static const char sql[] =
+    "SELECT object_id, thread_id, holder_thread_id, stack_id, min(end_ns, :e) - max(start_ns, :s)"
+    " FROM waits WHERE object_id IS NOT NULL AND start_ns < :e AND end_ns > :s";
+  sqlite3_stmt *stmt = weft_trace_prepare (loader->trace, sql, error);
+  g_autoptr(GHashTable) durations = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) g_array_unref);
+  g_autoptr(GHashTable) waiters = g_hash_table_new_full (key3_hash, key3_equal, g_free, NULL);
+  GHashTableIter iter;
+  gpointer key, value;
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_span (stmt, loader);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      WeftReportLock *lock = g_hash_table_lookup (loader->objects, &(gint64) { sqlite3_column_int64 (stmt, 0) });
+      gint64 waiter = sqlite3_column_int64 (stmt, 1);
+      gint64 holder = sqlite3_column_int64 (stmt, 2);
+      gint64 stack = sqlite3_column_int64 (stmt, 3);
+      gint64 ns = MAX (0, sqlite3_column_int64 (stmt, 4));
+      Key3 user = { lock != NULL ? lock->id : 0, waiter, 0 };
+      GArray *ns_list;
+
+      if (lock == NULL)
+        continue;
+      if ((ns_list = g_hash_table_lookup (durations, lock)) == NULL)
+        g_hash_table_insert (durations, lock, ns_list = g_array_new (FALSE, FALSE, sizeof (gint64)));
+      g_array_append_val (ns_list, ns);
+      lock->waits++;
+      lock->wait_total_ns += ns;
+      lock->wait_max_ns = MAX (lock->wait_max_ns, ns);
+      if (!g_hash_table_contains (waiters, &user))
+        {
+          g_hash_table_add (waiters, g_memdup2 (&user, sizeof user));
+          lock->threads++;
+        }
+      if (holder != 0)
+        {
+          sum_into (holders, lock->id, holder, 0, ns);
+          sum_into (blocking, waiter, holder, lock->id, ns);
+        }
+      if (stack != 0)
+        sum_into (stacks, lock->id, stack, 0, ns);
+    }
+  if (!finish (loader, stmt, rc, error))
+    return FALSE;
+
+  g_hash_table_iter_init (&iter, durations);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      WeftReportLock *lock = key;
+
+      g_array_sort (value, compare_ns);
+      lock->contentions = lock->waits;
+      lock->wait_p50_ns = percentile (value, 50);
+      lock->wait_p90_ns = percentile (value, 90);
+      lock->wait_p99_ns = percentile (value, 99);
+    }
+  for (guint i = 0; i < loader->all_locks->len; i++)
+    {
+      WeftReportLock *lock = loader->all_locks->pdata[i];
+
+      lock->acquisitions = -1;
+      lock->hold_total_ns = -1;
+      lock->hold_max_ns = -1;
+    }
+  return TRUE;
+}
+
+static gint
+compare_locks (gconstpointer a,
+               gconstpointer b)
+{
+  const WeftReportLock *x = *(WeftReportLock * const *) a;
+  const WeftReportLock *y = *(WeftReportLock * const *) b;
+
+  if (x->wait_total_ns != y->wait_total_ns)
+    return x->wait_total_ns > y->wait_total_ns ? -1 : 1;
+  if (x->contentions != y->contentions)
+    return x->contentions > y->contentions ? -1 : 1;
+  return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* The stack's frames: function names, or module+offset without one. */
+static gboolean
+load_frames (Loader           *loader,
+             WeftReportStack  *stack,
+             gint64            stack_id,
+             GError          **error)
+{
+  static const char sql[] =
+    "SELECT f.function, f.module, f.address FROM stack_frames sf JOIN frames f ON f.id = sf.frame_id"
+    " WHERE sf.stack_id = :stack ORDER BY sf.depth LIMIT " G_STRINGIFY (WEFT_REPORT_FRAMES_PER_STACK);
+  sqlite3_stmt *stmt = weft_trace_prepare (loader->trace, sql, error);
+  g_autoptr(GStrvBuilder) frames = g_strv_builder_new ();
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, stack_id);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      const char *function = (const char *) sqlite3_column_text (stmt, 0);
+      const char *module = (const char *) sqlite3_column_text (stmt, 1);
+      g_autofree char *base = module != NULL ? g_path_get_basename (module) : g_strdup ("?");
+
+      g_autofree char *unknown = NULL;
+
+      if (function == NULL)
+        unknown = g_strdup_printf ("%s+0x%" G_GINT64_MODIFIER "x", base, (guint64) sqlite3_column_int64 (stmt, 2));
+      g_strv_builder_add (frames, function != NULL ? function : unknown);
+    }
+  stack->frames = g_strv_builder_end (frames);
+  return finish (loader, stmt, rc, error);
+}
+
+/* A holder or a stack of an object, with its waits. */
+typedef struct
+{
+  gint64 id;
+  gint64 waits;
+  gint64 total_ns;
+} Row;
+
+static gint
+compare_rows (gconstpointer a,
+              gconstpointer b)
+{
+  const Row *x = a, *y = b;
+
+  if (x->total_ns != y->total_ns)
+    return x->total_ns > y->total_ns ? -1 : 1;
+  if (x->waits != y->waits)
+    return x->waits > y->waits ? -1 : 1;
+  return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* The best `limit` rows of a (object, id, 0) → Sum table for one object. */
+static void
+rows_for_object (GHashTable *sums,
+                 gint64      object_id,
+                 guint       limit,
+                 GArray     *rows)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_hash_table_iter_init (&iter, sums);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    if (((const Key3 *) key)->a == object_id)
+      {
+        Row row = { ((const Key3 *) key)->b, ((const Sum *) value)->waits, ((const Sum *) value)->total_ns };
+
+        g_array_append_val (rows, row);
+      }
+  g_array_sort (rows, compare_rows);
+  if (rows->len > limit)
+    g_array_set_size (rows, limit);
+}
+
+/* The best rows of one object from a query (:object → id, waits, total). */
+static gboolean
+query_rows (Loader      *loader,
+            const char  *sql,
+            gint64       object_id,
+            GArray      *rows,
+            GError     **error)
+{
+  sqlite3_stmt *stmt = weft_trace_prepare (loader->trace, sql, error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, object_id);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      Row row = { sqlite3_column_int64 (stmt, 0), sqlite3_column_int64 (stmt, 1), sqlite3_column_int64 (stmt, 2) };
+
+      g_array_append_val (rows, row);
+    }
+  return finish (loader, stmt, rc, error);
+}
+
+/* Holders and stacks of the shown objects: from the derived tables for the
+ * whole trace, from the span's sums otherwise. */
+static gboolean
+load_lock_details (Loader      *loader,
+                   GHashTable  *holders,
+                   GHashTable  *stacks,
+                   GError     **error)
+{
+  static const char holders_sql[] =
+    "SELECT holder_thread_id, sum(waits), sum(wait_total_ns) AS total FROM blocking"
+    " WHERE object_id = :object GROUP BY holder_thread_id ORDER BY total DESC, holder_thread_id"
+    " LIMIT " G_STRINGIFY (WEFT_REPORT_HOLDERS_PER_OBJECT);
+  static const char stacks_sql[] =
+    "SELECT stack_id, waits, wait_total_ns FROM lock_stacks WHERE object_id = :object"
+    " ORDER BY wait_total_ns DESC, stack_id LIMIT " G_STRINGIFY (WEFT_REPORT_STACKS_PER_OBJECT);
+  GPtrArray *locks = loader->report->locks;
+
+  for (guint i = 0; i < locks->len; i++)
+    {
+      WeftReportLock *lock = locks->pdata[i];
+      g_autoptr(GArray) holder_rows = g_array_new (FALSE, FALSE, sizeof (Row));
+      g_autoptr(GArray) stack_rows = g_array_new (FALSE, FALSE, sizeof (Row));
+
+      if (loader->report->has_span)
+        {
+          rows_for_object (holders, lock->id, WEFT_REPORT_HOLDERS_PER_OBJECT, holder_rows);
+          rows_for_object (stacks, lock->id, WEFT_REPORT_STACKS_PER_OBJECT, stack_rows);
+        }
+      else if (!query_rows (loader, holders_sql, lock->id, holder_rows, error)
+               || !query_rows (loader, stacks_sql, lock->id, stack_rows, error))
+        return FALSE;
+
+      for (guint j = 0; j < holder_rows->len; j++)
+        {
+          const Row *row = &g_array_index (holder_rows, Row, j);
+          WeftReportThread *thread = g_hash_table_lookup (loader->threads, &row->id);
+          WeftReportHolder *holder;
+
+          if (thread == NULL)
+            continue;
+          holder = g_new0 (WeftReportHolder, 1);
+          holder->thread = thread;
+          holder->waits = row->waits;
+          holder->wait_ns = row->total_ns;
+          g_ptr_array_add (lock->holders, holder);
+        }
+      for (guint j = 0; j < stack_rows->len; j++)
+        {
+          const Row *row = &g_array_index (stack_rows, Row, j);
+          WeftReportStack *stack = g_new0 (WeftReportStack, 1);
+
+          stack->waits = row->waits;
+          stack->wait_ns = row->total_ns;
+          g_ptr_array_add (lock->stacks, stack);
+          if (!load_frames (loader, stack, row->id, error))
+            return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+static gboolean
+add_blocking (Loader  *loader,
+              gint64   waiter_id,
+              gint64   holder_id,
+              gint64   object_id,
+              gint64   waits,
+              gint64   total_ns,
+              gint64   max_ns)
+{
+  WeftReportBlocking *row;
+  WeftReportThread *waiter = g_hash_table_lookup (loader->threads, &waiter_id);
+  WeftReportThread *holder = g_hash_table_lookup (loader->threads, &holder_id);
+  WeftReportLock *object = g_hash_table_lookup (loader->objects, &object_id);
+
+  if (waiter == NULL || holder == NULL || object == NULL)
+    return FALSE;
+  row = g_new0 (WeftReportBlocking, 1);
+  row->waiter = waiter;
+  row->holder = holder;
+  row->object = object;
+  row->waits = waits;
+  row->wait_total_ns = total_ns;
+  row->wait_max_ns = max_ns;
+  g_ptr_array_add (loader->report->blocking, row);
+  return TRUE;
+}
+
+static gint
+compare_blocking (gconstpointer a,
+                  gconstpointer b)
+{
+  const WeftReportBlocking *x = *(WeftReportBlocking * const *) a;
+  const WeftReportBlocking *y = *(WeftReportBlocking * const *) b;
+
+  if (x->wait_total_ns != y->wait_total_ns)
+    return x->wait_total_ns > y->wait_total_ns ? -1 : 1;
+  if (x->waits != y->waits)
+    return x->waits > y->waits ? -1 : 1;
+  if (x->waiter->id != y->waiter->id)
+    return x->waiter->id < y->waiter->id ? -1 : 1;
+  return x->holder->id < y->holder->id ? -1 : x->holder->id > y->holder->id;
+}
+
+static gboolean
+load_blocking (Loader      *loader,
+               GHashTable  *blocking,
+               GError     **error)
+{
+  static const char sql[] =
+    "SELECT waiter_thread_id, holder_thread_id, object_id, waits, wait_total_ns, wait_max_ns FROM blocking";
+  WeftReport *report = loader->report;
+
+  if (report->has_span)
+    {
+      GHashTableIter iter;
+      gpointer key, value;
+
+      g_hash_table_iter_init (&iter, blocking);
+      while (g_hash_table_iter_next (&iter, &key, &value))
+        {
+          const Key3 *ids = key;
+          const Sum *sum = value;
+
+          add_blocking (loader, ids->a, ids->b, ids->c, sum->waits, sum->total_ns, sum->max_ns);
+        }
+    }
+  else
+    {
+      sqlite3_stmt *stmt = weft_trace_prepare (loader->trace, sql, error);
+      int rc;
+
+      if (stmt == NULL)
+        return FALSE;
+      while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+        add_blocking (loader, sqlite3_column_int64 (stmt, 0), sqlite3_column_int64 (stmt, 1),
+                      sqlite3_column_int64 (stmt, 2), sqlite3_column_int64 (stmt, 3),
+                      sqlite3_column_int64 (stmt, 4), sqlite3_column_int64 (stmt, 5));
+      if (!finish (loader, stmt, rc, error))
+        return FALSE;
+    }
+  g_ptr_array_sort (report->blocking, compare_blocking);
+  report->blocking_total = report->blocking->len;
+  if (loader->top > 0 && report->blocking->len > loader->top)
+    g_ptr_array_set_size (report->blocking, loader->top);
+  return TRUE;
+}
+
+static gboolean
+is_lock_kind (const char *kind)
+{
+  static const char * const kinds[] = { "mutex", "rwlock", "spin", "sem", "gil", NULL };
+
+  return g_strv_contains (kinds, kind);
+}
+
+static gboolean
+load_locks (Loader  *loader,
+            GError **error)
+{
+  WeftReport *report = loader->report;
+  g_autoptr(GHashTable) holders = g_hash_table_new_full (key3_hash, key3_equal, g_free, g_free);
+  g_autoptr(GHashTable) stacks = g_hash_table_new_full (key3_hash, key3_equal, g_free, g_free);
+  g_autoptr(GHashTable) blocking = g_hash_table_new_full (key3_hash, key3_equal, g_free, g_free);
+
+  if (!load_objects (loader, error))
+    return FALSE;
+  if (report->has_span ? !load_span_waits (loader, holders, stacks, blocking, error)
+                       : !load_lock_stats (loader, error))
+    return FALSE;
+
+  for (guint i = 0; i < loader->all_locks->len; i++)
+    {
+      WeftReportLock *lock = loader->all_locks->pdata[i];
+
+      if (lock->waits > 0 || lock->contentions > 0)
+        g_ptr_array_add (report->locks, lock);
+    }
+  g_ptr_array_sort (report->locks, compare_locks);
+  report->locks_total = report->locks->len;
+  return load_blocking (loader, blocking, error)
+         && (loader->top == 0 || report->locks->len <= loader->top
+             || (g_ptr_array_set_size (report->locks, loader->top), TRUE))
+         && load_lock_details (loader, holders, stacks, error);
+}
+
+/* The verdict */
+
+/* The object of the given kinds with the most wait, and its share of the
+ * wait on all objects of those kinds. */
+static const WeftReportLock *
+dominant_object (Loader   *loader,
+                 gboolean  locks,
+                 double   *share)
+{
+  const WeftReportLock *best = NULL;
+  gint64 total_ns = 0;
+
+  for (guint i = 0; i < loader->all_locks->len; i++)
+    {
+      const WeftReportLock *lock = loader->all_locks->pdata[i];
+
+      if (is_lock_kind (lock->kind) != locks)
+        continue;
+      total_ns += lock->wait_total_ns;
+      if (best == NULL || lock->wait_total_ns > best->wait_total_ns)
+        best = lock;
+    }
+  *share = total_ns > 0 && best != NULL ? (double) best->wait_total_ns / total_ns : 0;
+  return best;
+}
+
+static char *
+cpus_busy (const WeftReport *report)
+{
+  if (report->cpus > 0)
+    return g_strdup_printf ("%.2f of %d %s busy", report->mean_parallelism, report->cpus,
+                            report->cpus == 1 ? "CPU" : "CPUs");
+  return g_strdup_printf ("%.2f CPUs busy", report->mean_parallelism);
+}
+
+static char *
+verdict_for_gap (Loader    *loader,
+                 WeftState  state)
+{
+  const WeftReport *report = loader->report;
+  const WeftReportLock *object;
+  g_autofree char *label = NULL;
+  double share;
+
+  switch (state)
+    {
+    case WEFT_STATE_LOCK:
+      object = dominant_object (loader, TRUE, &share);
+      if (object != NULL && share >= 0.5)
+        {
+          label = weft_report_lock_label (object);
+          return g_strdup_printf ("threads mostly waited for one lock: %s (%.0f%% of the lock waiting)",
+                                  label, 100 * share);
+        }
+      return g_strdup ("threads mostly waited for locks, spread over several of them");
+    case WEFT_STATE_RUNNABLE:
+      return g_strdup_printf ("more runnable threads than CPUs: on average %.2f threads waited for a CPU",
+                              report->state_means[WEFT_STATE_RUNNABLE]);
+    case WEFT_STATE_SYNC:
+      object = dominant_object (loader, FALSE, &share);
+      if (object != NULL && share >= 0.5)
+        {
+          label = weft_report_lock_label (object);
+          return g_strdup_printf ("threads mostly waited for each other, on %s%s%s", label,
+                                  object->name != NULL ? " " : "", object->name != NULL ? object->kind : "");
+        }
+      return g_strdup ("threads mostly waited for each other (condition variables, barriers, joins)");
+    case WEFT_STATE_IO:
+      return g_strdup ("mostly waiting for I/O (poll, select, epoll)");
+    case WEFT_STATE_BLOCKED:
+    default:
+      return g_strdup ("threads mostly blocked in the kernel outside locks and waits "
+                       "(reads, writes, page faults…)");
+    }
+}
+
+static char *
+make_verdict (Loader *loader)
+{
+  const WeftReport *report = loader->report;
+  static const WeftState gap_states[] = {
+    WEFT_STATE_RUNNABLE, WEFT_STATE_LOCK, WEFT_STATE_SYNC, WEFT_STATE_IO, WEFT_STATE_BLOCKED,
+  };
+  double gap = report->mean_concurrency - report->mean_parallelism;
+  g_autofree char *busy = cpus_busy (report);
+  g_autofree char *why = NULL;
+  WeftState dominant = WEFT_STATE_BLOCKED;
+
+  if (report->mean_concurrency < 0.005)
+    return g_strdup (report->state_means[WEFT_STATE_SLEEP] > 0.005
+                     ? "idle: the threads were asleep"
+                     : "idle: no thread of the program was alive and awake");
+  if (report->state_means[WEFT_STATE_SLEEP] > report->mean_concurrency)
+    return g_strdup_printf ("threads mostly slept: %.2f asleep on average; %s",
+                            report->state_means[WEFT_STATE_SLEEP], busy);
+  /* Every CPU busy: whatever else the threads did, nothing was lost. */
+  if (report->cpus > 0 && report->mean_parallelism >= 0.9 * report->cpus)
+    return g_strdup_printf ("parallel: %s", busy);
+  if (gap <= 0.1 * report->mean_concurrency)
+    return g_strdup_printf ("parallel: %s; every thread ran whenever it could, "
+                            "so more threads could use more CPUs", busy);
+  for (gsize i = 0; i < G_N_ELEMENTS (gap_states); i++)
+    if (report->state_means[gap_states[i]] > report->state_means[dominant])
+      dominant = gap_states[i];
+  why = verdict_for_gap (loader, dominant);
+  return g_strdup_printf ("%s; %s", why, busy);
+}
+
+WeftReport *
+weft_report_load (WeftTrace                *trace,
+                  const WeftReportOptions  *options,
+                  GError                  **error)
+{
+  g_autoptr(WeftReport) report = g_new0 (WeftReport, 1);
+  Loader loader = { .trace = trace, .report = report, .top = options->top };
+  gboolean ok;
+
+  g_return_val_if_fail (trace != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  report->path = g_strdup (weft_trace_get_path (trace));
+  report->processes = g_ptr_array_new_with_free_func (process_free);
+  report->thread_pool = g_ptr_array_new_with_free_func (thread_free);
+  report->object_pool = g_ptr_array_new_with_free_func (lock_free);
+  report->threads = g_ptr_array_new ();
+  report->locks = g_ptr_array_new ();
+  report->blocking = g_ptr_array_new_with_free_func (g_free);
+  loader.processes = g_hash_table_new (g_int64_hash, g_int64_equal);
+  loader.threads = g_hash_table_new (g_int64_hash, g_int64_equal);
+  loader.objects = g_hash_table_new (g_int64_hash, g_int64_equal);
+  loader.all_locks = report->object_pool;
+  loader.all_threads = report->thread_pool;
+
+  ok = load_meta (&loader, error)
+       && resolve_span (&loader, options, error)
+       && load_summary (&loader, error)
+       && load_processes (&loader, error)
+       && load_threads (&loader, error)
+       && load_locks (&loader, error);
+  if (ok)
+    report->verdict = make_verdict (&loader);
+  g_hash_table_unref (loader.processes);
+  g_hash_table_unref (loader.threads);
+  g_hash_table_unref (loader.objects);
+  if (!ok)
+    return NULL;
+  return g_steal_pointer (&report);
+}
