@@ -29,8 +29,9 @@ static const char * const counted_tables[] = {
 
 /* meta keys shown in the header; any other key is listed after them. */
 static const char * const known_meta_keys[] = {
-  "weft_version", "format_version", "command", "start_ns", "end_ns", "cpus",
-  "hostname", "sched_source", "sched_period_ns", "lost_events", "complete",
+  "weft_version", "format_version", "command", "start_ns", "start_unix_ns", "end_ns",
+  "cpus", "hostname", "sched_source", "sched_period_ns", "lost_events",
+  "lost_agent_events", "lost_sched_events", "root_pid", "complete",
   NULL,
 };
 
@@ -49,7 +50,7 @@ static const char info_description[] =
   "  trace         build.db (3.1 MB)\n"
   "  command       make -j4\n"
   "  recorded by   weft 0.1.0, trace format 1\n"
-  "  started       2 h 14 min after boot (CLOCK_MONOTONIC 8052417795112 ns)\n"
+  "  started       2026-11-25 09:14:03 UTC (CLOCK_MONOTONIC 8052417795112 ns)\n"
   "  duration      12.41 s\n"
   "  cpus          4\n"
   "  host          buildbox\n"
@@ -91,14 +92,30 @@ static void
 print_time_facts (WeftTrace *trace)
 {
   g_autofree char *start = weft_trace_get_meta (trace, "start_ns");
+  g_autofree char *start_unix = weft_trace_get_meta (trace, "start_unix_ns");
   g_autofree char *end = weft_trace_get_meta (trace, "end_ns");
-  gint64 start_ns, end_ns;
+  gint64 start_ns, start_unix_ns, end_ns;
 
   if (parse_int (start, &start_ns))
     {
-      g_autofree char *since_boot = weft_text_format_duration (start_ns);
-      g_autofree char *line = g_strdup_printf ("%s after boot (CLOCK_MONOTONIC %" G_GINT64_FORMAT " ns)",
-                                               since_boot, start_ns);
+      g_autofree char *when = NULL;
+      g_autofree char *line = NULL;
+
+      /* Wall-clock time when the trace has it; else all we know is the
+       * machine's uptime at the start. */
+      if (parse_int (start_unix, &start_unix_ns))
+        {
+          g_autoptr (GDateTime) date = g_date_time_new_from_unix_utc (start_unix_ns / 1000000000);
+
+          when = date != NULL ? g_date_time_format (date, "%Y-%m-%d %H:%M:%S UTC") : NULL;
+        }
+      if (when == NULL)
+        {
+          g_autofree char *since_boot = weft_text_format_duration (start_ns);
+
+          when = g_strdup_printf ("%s after boot", since_boot);
+        }
+      line = g_strdup_printf ("%s (CLOCK_MONOTONIC %" G_GINT64_FORMAT " ns)", when, start_ns);
       print_fact ("started", line);
     }
   else
