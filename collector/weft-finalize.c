@@ -7,6 +7,7 @@
 
 #include "weft-analysis.h"
 #include "weft-config.h"
+#include "weft-gil.h"
 #include "weft-symbols.h"
 #include "weft-writer-private.h"
 
@@ -501,6 +502,20 @@ write_meta (WeftWriter           *self,
     return;
 }
 
+/* One GIL object per CPython process (weft-gil.c); needs objects, stats,
+ * modules and processes written. What it could not recognize, it says. */
+static void
+write_gil (WeftWriter *self)
+{
+  g_autoptr (GPtrArray) warnings = g_ptr_array_new_with_free_func (g_free);
+
+  if (self->error != NULL)
+    return;
+  weft_gil_recognize (self->trace, warnings, NULL, &self->error);
+  for (guint i = 0; i < warnings->len; i++)
+    fprintf (stderr, "weft record: %s\n", (const char *) warnings->pdata[i]);
+}
+
 gboolean
 weft_finalize_trace (WeftWriter           *self,
                      GPtrArray            *images,
@@ -528,6 +543,7 @@ weft_finalize_trace (WeftWriter           *self,
   write_modules (self);
   write_threads (self, meta);
   write_processes (self, meta);
+  write_gil (self);
   lost_events = self->agent_lost + meta->sched_lost + meta->session_corrupt;
   write_meta (self, meta, lost_events);
   if (self->error == NULL)

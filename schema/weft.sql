@@ -93,14 +93,14 @@ CREATE TABLE waits (
   id               INTEGER PRIMARY KEY,                  -- trace key, in order of start_ns per thread
   thread_id        INTEGER NOT NULL REFERENCES threads(id), -- the waiting thread
   object_id        INTEGER REFERENCES objects(id),       -- what it waited on; NULL for poll-family and sleep
-  kind             TEXT NOT NULL,                        -- mutex rdlock wrlock spin cond barrier sem join poll select epoll sleep
+  kind             TEXT NOT NULL,                        -- mutex rdlock wrlock spin cond barrier sem join poll select epoll sleep gil (one take of the CPython GIL, docs/gil.md)
   start_ns         INTEGER NOT NULL,                     -- wait began (the try that failed, or the blocking call)
   end_ns           INTEGER NOT NULL,                     -- wait ended (call returned)
   result           TEXT NOT NULL,                        -- ok, timeout, error, interrupted
   error            INTEGER NOT NULL DEFAULT 0,           -- errno or return code when result is 'error'
   holder_thread_id INTEGER REFERENCES threads(id),       -- the thread that held the lock (or was joined); NULL if unknown
   stack_id         INTEGER REFERENCES stacks(id),        -- call stack of the waiter; NULL if none was captured
-  arg              INTEGER                               -- kind-specific: cond = mutex address, poll/select = descriptor count, epoll = epoll fd, sleep = requested ns
+  arg              INTEGER                               -- kind-specific: cond = mutex address, poll/select = descriptor count, epoll = epoll fd, sleep = requested ns, gil = switch intervals that expired while it waited (docs/gil.md)
 );
 
 -- When each thread was on which CPU: one row per on-CPU interval.
