@@ -275,6 +275,23 @@ last_image_of (GPtrArray *images,
   return found;
 }
 
+/* A joined thread is named after the thread (its pthread_t is the address):
+ * "thread worker-2" says more than an address. */
+static char *
+joined_thread_name (WeftWriter         *self,
+                    const WriterObject *object)
+{
+  guint64 pthread = object->address;
+  gint32 tid = GPOINTER_TO_INT (g_hash_table_lookup (object->process->pthreads, &pthread));
+  WriterThread *thread;
+
+  if (tid == 0)
+    return NULL;
+  thread = weft_writer_get_thread (self, object->process->pid, tid);
+  return g_strdup_printf ("thread %s", thread->end_name != NULL ? thread->end_name
+                                       : thread->name != NULL ? thread->name : "?");
+}
+
 static void
 write_objects (Finalize  *fin,
                GPtrArray *images)
@@ -292,7 +309,9 @@ write_objects (Finalize  *fin,
       g_autofree char *name = NULL;
       sqlite3_stmt *stmt;
 
-      if (module != NULL && object->kind != WEFT_OBJ_THREAD)
+      if (object->kind == WEFT_OBJ_THREAD)
+        name = joined_thread_name (self, object);
+      else if (module != NULL)
         {
           g_autofree char *path = g_strndup (module->path, sizeof module->path);
 
