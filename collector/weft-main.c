@@ -11,6 +11,7 @@ static const WeftCommand commands[] = {
   { "record", "run a program and record how its threads ran and waited", weft_cmd_record },
   { "report", "show how a trace's threads ran, waited and contended",     weft_cmd_report },
   { "info",   "print a trace's header facts and table sizes",             weft_cmd_info },
+  { "view",   "show a trace in the timeline viewer (weft-view)",         weft_cmd_view },
 };
 
 static void

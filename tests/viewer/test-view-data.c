@@ -1,0 +1,191 @@
+/* test-view-data.c — the viewer's model: loading a trace into arrays and
+ * aggregating it to the pixel (viewer/weft-view-data.c), on a small synthetic
+ * trace whose answers are known exactly. No display needed.
+ */
+#include <glib/gstdio.h>
+#include <string.h>
+
+#include "weft-trace.h"
+#include "weft-view-data.h"
+
+/* One process (pid 100) with two threads over [1000, 2000) ns:
+ *   101 "main":   running 1000-1500, sleep 1500-2000
+ *   102 "worker": lock 1000-1100, running 1100-2000
+ * CPU 0 runs main 1000-1500 and worker 1500-2000; CPU 1 runs worker
+ * 1100-1500. The profile is their counts. */
+static const char fixture_sql[] =
+  "INSERT INTO meta VALUES ('command', 'demo --x'), ('start_ns', 1000), ('end_ns', 2000), ('cpus', 2);"
+  "INSERT INTO processes (id, pid, command, start_ns, end_ns) VALUES (1, 100, 'demo', 1000, 2000);"
+  "INSERT INTO threads (id, process_id, tid, name, start_ns, end_ns) VALUES"
+  "  (1, 1, 101, 'main', 1000, 2000), (2, 1, 102, 'work' || char(10) || 'er', 1000, 2000);"
+  "INSERT INTO thread_states (thread_id, start_ns, end_ns, state) VALUES"
+  "  (1, 1000, 1500, 'running'), (1, 1500, 2000, 'sleep'),"
+  "  (2, 1000, 1100, 'lock'), (2, 1100, 2000, 'running');"
+  "INSERT INTO cpu_slices VALUES (1, 0, 1000, 1500, 0), (2, 0, 1500, 2000, 0), (2, 1, 1100, 1500, 1);"
+  "INSERT INTO profile VALUES"
+  "  (1000, 1100, 1, 0, 1, 0, 0, 0, 0),"
+  "  (1100, 1500, 2, 0, 0, 0, 0, 0, 0),"
+  "  (1500, 2000, 1, 0, 0, 0, 0, 1, 0);";
+
+typedef struct
+{
+  char         *dir;
+  char         *path;
+  WeftViewData *data;
+} Fixture;
+
+static void
+fixture_set_up (Fixture       *f,
+                gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WeftTrace) trace = NULL;
+
+  f->dir = g_dir_make_tmp ("weft-view-data-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->path = g_build_filename (f->dir, "t.db", NULL);
+  trace = weft_trace_create (f->path, &error);
+  g_assert_no_error (error);
+  g_assert_true (weft_trace_exec (trace, fixture_sql, &error));
+  g_assert_no_error (error);
+  g_clear_pointer (&trace, weft_trace_free);
+  f->data = weft_view_data_load (f->path, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (f->data);
+}
+
+static void
+fixture_tear_down (Fixture       *f,
+                   gconstpointer  user_data)
+{
+  g_clear_pointer (&f->data, weft_view_data_unref);
+  g_unlink (f->path);
+  g_rmdir (f->dir);
+  g_free (f->path);
+  g_free (f->dir);
+}
+
+static void
+test_load (Fixture       *f,
+           gconstpointer  user_data)
+{
+  WeftViewData *d = f->data;
+
+  g_test_summary ("threads, states, slices and profile are read as the trace has them, "
+                  "untrusted names made printable");
+  g_assert_cmpstr (d->command, ==, "demo --x");
+  g_assert_cmpint (d->start_ns, ==, 1000);
+  g_assert_cmpint (d->end_ns, ==, 2000);
+  g_assert_cmpuint (d->cpus, ==, 2);
+  g_assert_cmpint (d->max_concurrency, ==, 2);
+  g_assert_cmpuint (d->n_processes, ==, 1);
+  g_assert_cmpuint (d->n_threads, ==, 2);
+  g_assert_cmpint (d->threads[0].tid, ==, 101);   /* main thread first */
+  g_assert_cmpstr (d->threads[1].name, ==, "work\xef\xbf\xbd" "er");
+  g_assert_cmpuint (d->threads[1].n_states, ==, 2);
+  g_assert_cmpuint (d->threads[1].state[0], ==, WEFT_STATE_LOCK);
+  g_assert_cmpuint (d->cpu[0].n_slices, ==, 2);
+  g_assert_cmpuint (d->cpu[1].n_slices, ==, 1);
+  g_assert_cmpuint (d->n_profile, ==, 3);
+}
+
+static void
+test_raster (Fixture       *f,
+             gconstpointer  user_data)
+{
+  g_autoptr(WeftViewRaster) r = weft_view_raster_new (f->data, 1000, 2000, 10);
+
+  g_test_summary ("each pixel column holds the dominant state, the dominant thread per CPU "
+                  "and the mean count of threads per state");
+  /* Column 0 = [1000, 1100): worker waits for the lock. */
+  g_assert_cmpuint (r->thread_state[1 * 10 + 0], ==, WEFT_STATE_LOCK);
+  g_assert_cmpuint (r->thread_state[0 * 10 + 0], ==, WEFT_STATE_RUNNING);
+  g_assert_cmpuint (r->thread_state[0 * 10 + 7], ==, WEFT_STATE_SLEEP);
+  g_assert_cmpuint (r->thread_state[1 * 10 + 7], ==, WEFT_STATE_RUNNING);
+  g_assert_cmpint (r->cpu_thread[0 * 10 + 2], ==, 0);
+  g_assert_cmpint (r->cpu_thread[0 * 10 + 8], ==, 1);
+  g_assert_cmpint (r->cpu_thread[1 * 10 + 0], ==, -1);  /* idle */
+  g_assert_cmpint (r->cpu_thread[1 * 10 + 3], ==, 1);
+  g_assert_cmpint (r->cpu_thread[1 * 10 + 9], ==, -1);
+  g_assert_cmpfloat_with_epsilon (r->chart[0 * WEFT_N_STATES + WEFT_STATE_LOCK], 1.0, 1e-6);
+  g_assert_cmpfloat_with_epsilon (r->chart[3 * WEFT_N_STATES + WEFT_STATE_RUNNING], 2.0, 1e-6);
+  g_assert_cmpfloat_with_epsilon (r->chart[9 * WEFT_N_STATES + WEFT_STATE_SLEEP], 1.0, 1e-6);
+}
+
+static void
+test_raster_partial (Fixture       *f,
+                     gconstpointer  user_data)
+{
+  /* 4 columns of 250 ns: column 0 is 100 ns lock + 150 ns running → running;
+   * a column mixing 50/50 chart shares gives the mean. */
+  g_autoptr(WeftViewRaster) r = weft_view_raster_new (f->data, 1000, 2000, 4);
+
+  g_test_summary ("a column that mixes states shows the one with most time, and the chart "
+                  "the time-weighted mean");
+  g_assert_cmpuint (r->thread_state[1 * 4 + 0], ==, WEFT_STATE_RUNNING);
+  g_assert_cmpfloat_with_epsilon (r->chart[0 * WEFT_N_STATES + WEFT_STATE_LOCK], 0.4, 1e-6);
+  g_assert_cmpfloat_with_epsilon (r->chart[0 * WEFT_N_STATES + WEFT_STATE_RUNNING], 1.6, 1e-6);
+}
+
+static void
+test_span_means (Fixture       *f,
+                 gconstpointer  user_data)
+{
+  double p, c;
+
+  g_test_summary ("mean P and C over a span come from the profile");
+  weft_view_data_span_means (f->data, 1000, 2000, &p, &c);
+  g_assert_cmpfloat_with_epsilon (p, (100 * 1 + 400 * 2 + 500 * 1) / 1000.0, 1e-9);
+  g_assert_cmpfloat_with_epsilon (c, (100 * 2 + 400 * 2 + 500 * 1) / 1000.0, 1e-9);
+  weft_view_data_span_means (f->data, 1500, 2000, &p, &c);
+  g_assert_cmpfloat_with_epsilon (p, 1.0, 1e-9);
+  g_assert_cmpfloat_with_epsilon (c, 1.0, 1e-9);
+}
+
+static void
+test_not_finalized (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("weft-view-data-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "raw.db", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WeftTrace) trace = weft_trace_create (path, &error);
+  WeftViewData *d;
+
+  g_test_summary ("a trace without threads, or without the derived tables, is refused "
+                  "with a message naming the file");
+  g_assert_no_error (error);
+  g_assert_true (weft_trace_exec (trace, "INSERT INTO meta VALUES ('start_ns', 0), ('end_ns', 10);", &error));
+  d = weft_view_data_load (path, &error);
+  g_assert_null (d);
+  g_assert_error (error, WEFT_TRACE_ERROR, WEFT_TRACE_ERROR_CORRUPT);
+  g_assert_nonnull (strstr (error->message, "no threads"));
+  g_clear_error (&error);
+
+  g_assert_true (weft_trace_exec (trace,
+    "INSERT INTO processes (id, pid) VALUES (1, 5);"
+    "INSERT INTO threads (id, process_id, tid) VALUES (1, 1, 5);", &error));
+  d = weft_view_data_load (path, &error);
+  g_assert_null (d);
+  g_assert_error (error, WEFT_TRACE_ERROR, WEFT_TRACE_ERROR_CORRUPT);
+  g_assert_nonnull (strstr (error->message, path));
+  g_assert_nonnull (strstr (error->message, "not finalized"));
+  g_clear_pointer (&trace, weft_trace_free);
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
+int
+main (int    argc,
+      char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add ("/viewer/data/load", Fixture, NULL, fixture_set_up, test_load, fixture_tear_down);
+  g_test_add ("/viewer/data/raster", Fixture, NULL, fixture_set_up, test_raster, fixture_tear_down);
+  g_test_add ("/viewer/data/raster-partial", Fixture, NULL, fixture_set_up, test_raster_partial,
+              fixture_tear_down);
+  g_test_add ("/viewer/data/span-means", Fixture, NULL, fixture_set_up, test_span_means,
+              fixture_tear_down);
+  g_test_add_func ("/viewer/data/not-finalized", test_not_finalized);
+  return g_test_run ();
+}

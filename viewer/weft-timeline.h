@@ -1,0 +1,68 @@
+/* weft-timeline.h — the timeline: concurrency chart, CPU lanes, thread lanes.
+ *
+ * From top to bottom: a time ruler; the concurrency chart (P(t) as a green
+ * area, C(t) above it with the gap coloured by why the threads did not run,
+ * a line at the CPU count, a legend); one lane per CPU coloured by the thread
+ * on it; one lane per thread, grouped by process, coloured by state
+ * (weft-palette.h). The widget paints a WeftViewRaster that is recomputed in
+ * a worker thread whenever the visible span or the width changes; snapshot()
+ * does no SQL, no I/O and no per-item allocation.
+ *
+ * Main thread only.
+ */
+#pragma once
+
+#include <gtk/gtk.h>
+#include <stdio.h>
+
+#include "weft-view-data.h"
+
+G_BEGIN_DECLS
+
+#define WEFT_TYPE_TIMELINE (weft_timeline_get_type ())
+G_DECLARE_FINAL_TYPE (WeftTimeline, weft_timeline, WEFT, TIMELINE, GtkWidget)
+
+/* Shows data (a reference is taken; NULL clears) over the whole trace. */
+void      weft_timeline_set_data      (WeftTimeline *self,
+                                       WeftViewData *data);
+WeftViewData *weft_timeline_get_data  (WeftTimeline *self);
+
+/* The visible span, absolute ns; clamped to the trace. */
+void      weft_timeline_set_view      (WeftTimeline *self,
+                                       gint64        start_ns,
+                                       gint64        end_ns);
+void      weft_timeline_get_view      (WeftTimeline *self,
+                                       gint64       *start_ns,
+                                       gint64       *end_ns);
+
+/* Zooms by factor (< 1 zooms in) keeping the time under widget x where it is;
+ * x < 0 means the middle of the plot. */
+void      weft_timeline_zoom          (WeftTimeline *self,
+                                       double        factor,
+                                       double        x);
+/* Pans by fraction of the visible span (negative: to earlier). */
+void      weft_timeline_pan           (WeftTimeline *self,
+                                       double        fraction);
+void      weft_timeline_zoom_all      (WeftTimeline *self);
+
+/* The selected span (drag in the plot), FALSE when there is none. */
+gboolean  weft_timeline_get_selection (WeftTimeline *self,
+                                       gint64       *start_ns,
+                                       gint64       *end_ns);
+void      weft_timeline_zoom_selection (WeftTimeline *self);
+
+/* TRUE when the painted raster matches the current span and width; the
+ * "settled" signal is emitted when it becomes so. */
+gboolean  weft_timeline_is_settled    (WeftTimeline *self);
+
+/* Writes where things are drawn, in coordinates of `relative` (used by
+ * --screenshot --print-layout and the tests), one per line:
+ *   plot X0 X1 START_NS END_NS          the time axis
+ *   chart Y0 Y1
+ *   cpu N Y0 Y1
+ *   thread TID Y0 Y1 NAME                one per thread lane */
+void      weft_timeline_print_layout  (WeftTimeline *self,
+                                       GtkWidget    *relative,
+                                       FILE         *out);
+
+G_END_DECLS
