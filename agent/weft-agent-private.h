@@ -34,7 +34,11 @@
  * handler interrupts it. */
 #define WEFT_SIGNAL_FENCE() atomic_signal_fence (memory_order_seq_cst)
 
-#define WEFT_MAX_CHUNKS 256u           /* chunk files per process image */
+/* Chunk files per process image: 1024 × 16 slots. A process that churns
+ * through threads needs as many slots as threads end between two drains of
+ * a busy collector (100 000 threads in 4 s on a loaded 2-CPU machine ran
+ * out of 4096); unused chunks cost nothing (they are never made). */
+#define WEFT_MAX_CHUNKS 1024u
 #define WEFT_HOLD_SAMPLE_EVERY 64u     /* time 1 hold in N per thread */
 #define WEFT_COUNTER_PROBES 8u         /* open-addressing probe limit */
 #define WEFT_ENV_MAX 1024u             /* environment entries we can rebuild */
@@ -129,7 +133,9 @@ typedef struct
   uint64_t image_start_ns;
   WeftWireChunk *_Atomic chunks[WEFT_MAX_CHUNKS];
   _Atomic uint32_t n_chunks;
+  _Atomic uint32_t claim_cursor;      /* slot scans start here (chunk * slot_count + slot) */
   atomic_flag creating;               /* someone is creating the next chunk */
+  bool orphaned;                      /* the collector died: we turned ourselves off */
   uintptr_t text_start, text_end;     /* our own code, dropped from stacks */
   pthread_key_t end_key;              /* runs weft_thread_end() at thread exit */
   bool end_key_ok;
@@ -156,6 +162,9 @@ typedef struct
   uint64_t hold_start_ns;
   uint32_t hold_countdown;
   uint32_t attach_tick;               /* back-off for failed lazy attaches */
+  uint32_t chunk_seq;                 /* chunk of the slot (to reopen it by path) */
+  uint64_t ring_file_offset;          /* where the ring starts in that chunk file */
+  uint32_t reserve_backoff;           /* events to drop before reserving again */
   int32_t tid;                        /* gettid() at slot claim */
   uint8_t busy;                       /* inside the agent: nested calls pass through */
   uint8_t ended;                      /* THREAD_END written: never attach again */

@@ -353,11 +353,14 @@ weft_agent_init (void)
   /* Active before the first attach: weft_thread_attach() checks it. */
   weft_agent.active = true;
   t->busy = 0;
+  /* Once the collector is gone, processes run untraced without a word:
+   * the user who killed weft knows. */
   if (!image_start (t))
     {
       weft_agent.active = false;
-      weft_warn ("cannot create the first chunk file in the session directory",
-                 "not tracing this process");
+      if (!weft_agent.orphaned)
+        weft_warn ("cannot create the first chunk file in the session directory",
+                   "not tracing this process");
     }
 
 out:
@@ -398,6 +401,7 @@ forget_parent_chunks (bool interrupted)
       atomic_store_explicit (&weft_agent.chunks[i], NULL, memory_order_relaxed);
     }
   atomic_store_explicit (&weft_agent.n_chunks, 0, memory_order_relaxed);
+  atomic_store_explicit (&weft_agent.claim_cursor, 0, memory_order_relaxed);
   atomic_flag_clear (&weft_agent.creating);
 }
 
@@ -439,7 +443,8 @@ weft_fork_child (void)
   if (!image_start (t))
     {
       weft_agent.active = false;
-      weft_warn ("cannot create a chunk file for the forked child", "not tracing it");
+      if (!weft_agent.orphaned)
+        weft_warn ("cannot create a chunk file for the forked child", "not tracing it");
     }
   errno = saved_errno;
 }

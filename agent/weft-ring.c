@@ -9,8 +9,11 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <linux/futex.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 __thread WeftThread weft_thread __attribute__ ((tls_model ("initial-exec")));
@@ -100,33 +103,42 @@ weft_count_lost (void)
     atomic_fetch_add_explicit (&c0->lost_events, 1, memory_order_relaxed);
 }
 
+/* Whether the `weft record` of this session has died (SIGKILL, crash): it
+ * holds an exclusive flock on the session file for as long as it lives
+ * (weft-wire.h), so a shared lock we can take means nobody reads our rings
+ * any more. A pid check alone would be fooled by pid reuse. An error other
+ * than "locked" counts as alive: when in doubt, keep recording. Only
+ * syscalls: callable from any context. */
 static bool
 collector_gone (void)
 {
-  pid_t pid = weft_agent.session.collector_pid;
+  char path[sizeof weft_agent.dir + sizeof "/" WEFT_WIRE_SESSION_FILE];
+  size_t dir_len;
+  bool gone;
+  int fd;
 
-  return pid > 0 && kill (pid, 0) != 0 && errno == ESRCH;
+  if (weft_agent.session.collector_pid > 0 &&
+      kill (weft_agent.session.collector_pid, 0) != 0 && errno == ESRCH)
+    return true;
+  dir_len = weft_strlcpy (path, weft_agent.dir, sizeof weft_agent.dir);
+  memcpy (path + dir_len, "/" WEFT_WIRE_SESSION_FILE, sizeof "/" WEFT_WIRE_SESSION_FILE);
+  fd = open (path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return errno == ENOENT;             /* the session was removed */
+  gone = flock (fd, LOCK_SH | LOCK_NB) == 0;
+  close (fd);                           /* also drops the lock we may have got */
+  return gone;
 }
 
-/* weft_chunk_create:
- * Creates, sizes and maps chunk `seq` of the current image and publishes it
- * in weft_agent.chunks. The caller holds weft_agent.creating (or is the only
- * thread: init, fork child). Returns false on any failure, leaving no file. */
-bool
-weft_chunk_create (uint32_t seq)
+/* Writes the path of chunk `seq` of the current image into path, which
+ * holds sizeof weft_agent.dir + 96 bytes. */
+static void
+chunk_path (char     *path,
+            uint32_t  seq)
 {
-  char path[sizeof weft_agent.dir + 96];
-  char *p;
-  size_t dir_len;
-  int fd;
-  void *map;
-  WeftWireChunk *c;
+  size_t dir_len = weft_strlcpy (path, weft_agent.dir, sizeof weft_agent.dir);
+  char *p = path + dir_len;
 
-  if (seq >= WEFT_MAX_CHUNKS || (seq > 0 && collector_gone ()))
-    return false;
-
-  dir_len = weft_strlcpy (path, weft_agent.dir, sizeof weft_agent.dir);
-  p = path + dir_len;
   *p++ = '/';
   *p++ = 'p';
   p = weft_utoa (p, (uint64_t) weft_agent.pid);
@@ -135,13 +147,90 @@ weft_chunk_create (uint32_t seq)
   *p++ = '-';
   p = weft_utoa (p, seq);
   memcpy (p, ".chunk", sizeof ".chunk");
+}
 
+/* Gives [offset, offset + bytes) of a chunk file real pages now, so that
+ * storing into them later can never fault. Chunk files are sparse (sized
+ * with ftruncate): a store into a hole makes the filesystem allocate a page
+ * on the spot, and when /dev/shm (or the disk) is full the kernel answers
+ * with SIGBUS, which would kill the traced program. Reserving first turns
+ * "full" into a failed syscall here, and the caller into a dropped event.
+ * fallocate where the filesystem has it (tmpfs, ext4, xfs, btrfs), else
+ * zeros written with pwrite: only ever called on bytes never written. */
+static bool
+reserve_range (int      fd,
+               uint64_t offset,
+               uint64_t bytes)
+{
+  static const char zeros[WEFT_WIRE_PAGE_BYTES];
+  uint64_t end = offset + bytes;
+
+  if (fallocate (fd, 0, (off_t) offset, (off_t) bytes) == 0)
+    return true;
+  if (errno != EOPNOTSUPP && errno != ENOSYS)
+    return false;
+  while (offset < end)
+    {
+      size_t n = end - offset < sizeof zeros ? (size_t) (end - offset) : sizeof zeros;
+      ssize_t w = pwrite (fd, zeros, n, (off_t) offset);
+
+      if (w < 0 && errno == EINTR)
+        continue;
+      if (w <= 0)
+        return false;
+      offset += (uint64_t) w;
+    }
+  return true;
+}
+
+/* The pages of a new chunk that both sides touch without a ring write: the
+ * header page and every slot header (the collector reads the state of free
+ * slots too). Ring pages are reserved later, as they fill (ring_grow). */
+static bool
+reserve_chunk_headers (int fd)
+{
+  uint32_t slot_bytes = (uint32_t) sizeof (WeftWireSlot) + weft_agent.session.ring_bytes;
+
+  if (!reserve_range (fd, 0, WEFT_WIRE_PAGE_BYTES))
+    return false;
+  for (uint32_t i = 0; i < weft_agent.session.slot_count; i++)
+    if (!reserve_range (fd, weft_wire_slot_offset (WEFT_WIRE_PAGE_BYTES, slot_bytes, i),
+                        sizeof (WeftWireSlot)))
+      return false;
+  return true;
+}
+
+/* weft_chunk_create:
+ * Creates, sizes and maps chunk `seq` of the current image and publishes it
+ * in weft_agent.chunks. The caller holds weft_agent.creating (or is the only
+ * thread: init, fork child). Returns false on any failure, leaving no file.
+ * A chunk past the first, or any chunk once the collector is gone, turns the
+ * agent off instead: nobody would ever free its memory. */
+bool
+weft_chunk_create (uint32_t seq)
+{
+  char path[sizeof weft_agent.dir + 96];
+  int fd;
+  void *map;
+  WeftWireChunk *c;
+
+  if (seq >= WEFT_MAX_CHUNKS)
+    return false;
+  if (collector_gone ())
+    {
+      weft_agent.orphaned = true;
+      weft_agent.active = false;
+      return false;
+    }
+
+  chunk_path (path, seq);
   fd = open (path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0)
     return false;
   /* The umask cannot widen 0600, but a hostile umask of 0 with an odd
    * filesystem default could; fchmod pins it. */
-  if (fchmod (fd, 0600) != 0 || ftruncate (fd, (off_t) weft_agent.chunk_bytes) != 0)
+  if (fchmod (fd, 0600) != 0 || ftruncate (fd, (off_t) weft_agent.chunk_bytes) != 0
+      || !reserve_chunk_headers (fd))
     goto fail;
   map = mmap (NULL, weft_agent.chunk_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (map == MAP_FAILED)
@@ -168,6 +257,10 @@ weft_chunk_create (uint32_t seq)
 
   atomic_store_explicit (&weft_agent.chunks[seq], c, memory_order_release);
   atomic_store_explicit (&weft_agent.n_chunks, seq + 1, memory_order_release);
+  /* Wake as many waiters as the chunk has slots, not all of them: with
+   * thousands waiting, waking everyone for 16 slots is a stampede. */
+  syscall (SYS_futex, &weft_agent.n_chunks, FUTEX_WAKE_PRIVATE,
+           (int) weft_agent.session.slot_count, NULL, NULL, 0);
   return true;
 
 fail:
@@ -184,64 +277,120 @@ slot_at (WeftWireChunk *c,
 }
 
 /* Scans the known chunks for a FREE slot and claims it (FREE → CLAIMING by
- * CAS, so no other thread or collector looks at it while we reset it). */
+ * CAS, so no other thread or collector looks at it while we reset it).
+ * The scan starts after the slot claimed last, not at slot 0: in a process
+ * that has churned through thousands of threads the slots behind the cursor
+ * are the ones most recently taken, and each probe touches another page.
+ * Returns the chunk and the slot's index through *chunk_seq and *index. */
 static WeftWireSlot *
-slot_claim_scan (void)
+slot_claim_scan (uint32_t *chunk_seq,
+                 uint32_t *index)
 {
   uint32_t n = atomic_load_explicit (&weft_agent.n_chunks, memory_order_acquire);
+  uint32_t per_chunk = weft_agent.session.slot_count;
+  uint32_t total = n * per_chunk;
+  uint32_t start = atomic_load_explicit (&weft_agent.claim_cursor, memory_order_relaxed);
 
-  for (uint32_t ci = 0; ci < n; ci++)
+  for (uint32_t k = 0; k < total; k++)
     {
-      WeftWireChunk *c = atomic_load_explicit (&weft_agent.chunks[ci], memory_order_acquire);
+      uint32_t at = (start + k) % total;
+      WeftWireChunk *c = atomic_load_explicit (&weft_agent.chunks[at / per_chunk],
+                                               memory_order_acquire);
+      WeftWireSlot *s;
+      uint32_t expected = WEFT_SLOT_FREE;
 
-      for (uint32_t i = 0; c != NULL && i < c->slot_count; i++)
+      if (c == NULL)
+        continue;
+      s = slot_at (c, at % per_chunk);
+      if (atomic_load_explicit (&s->state, memory_order_relaxed) == WEFT_SLOT_FREE &&
+          atomic_compare_exchange_strong_explicit (&s->state, &expected, WEFT_SLOT_CLAIMING,
+                                                   memory_order_acquire,
+                                                   memory_order_relaxed))
         {
-          WeftWireSlot *s = slot_at (c, i);
-          uint32_t expected = WEFT_SLOT_FREE;
-
-          if (atomic_load_explicit (&s->state, memory_order_relaxed) == WEFT_SLOT_FREE &&
-              atomic_compare_exchange_strong_explicit (&s->state, &expected, WEFT_SLOT_CLAIMING,
-                                                       memory_order_acquire,
-                                                       memory_order_relaxed))
-            return s;
+          atomic_store_explicit (&weft_agent.claim_cursor, at + 1, memory_order_relaxed);
+          *chunk_seq = at / per_chunk;
+          *index = at % per_chunk;
+          return s;
         }
     }
   return NULL;
 }
 
+typedef enum
+{
+  NEXT_MADE,          /* chunk n exists now */
+  NEXT_BUSY,          /* another thread is making a chunk */
+  NEXT_FAILED,        /* no more chunks: limit reached, or creation failed */
+} NextChunk;
+
+/* Makes chunk n of this image unless another thread is making one. */
+static NextChunk
+chunk_create_next (uint32_t n)
+{
+  bool ok = true;
+
+  if (n >= WEFT_MAX_CHUNKS)
+    return NEXT_FAILED;
+  if (atomic_flag_test_and_set_explicit (&weft_agent.creating, memory_order_acquire))
+    return NEXT_BUSY;
+  /* Someone may have created it between the caller's look and the flag. */
+  if (atomic_load_explicit (&weft_agent.n_chunks, memory_order_acquire) == n)
+    ok = weft_chunk_create (n);
+  atomic_flag_clear_explicit (&weft_agent.creating, memory_order_release);
+  return ok ? NEXT_MADE : NEXT_FAILED;
+}
+
+/* Waits (at most 10 ms) for the number of chunks to move on from n: the
+ * thread making chunk n wakes us when it is published, so the timeout only
+ * bounds a lost wakeup; a short one would have thousands of waiters wake
+ * and sleep again every few ms. A raw futex, not our own wrappers. */
+static void
+wait_for_chunk (uint32_t n)
+{
+  struct timespec timeout = { 0, 10000000 };
+
+  syscall (SYS_futex, &weft_agent.n_chunks, FUTEX_WAIT_PRIVATE, n, &timeout, NULL, 0);
+}
+
 /* Claims a slot, creating the next chunk when all are taken. Only one thread
  * creates at a time (atomic flag, never waited on while held); a thread that
- * loses that race gets NULL unless may_wait, in which case it yields a
- * bounded number of times for the winner to finish (never from a context
- * that may be a signal handler: the winner could be the interrupted code). */
+ * loses that race gets NULL unless may_wait, in which case it sleeps on a
+ * futex until the winner publishes the chunk, a bounded number of times
+ * (never from a context that may be a signal handler: the winner could be
+ * the interrupted code). Not sched_yield: with thousands of threads starting
+ * at once, yielders starve the one thread making the chunk they wait for and
+ * flood the kernel's context-switch records. A thread starting (may_wait)
+ * that takes a slot in the second half of the last chunk makes the next
+ * chunk right away, so the threads after it rarely wait at all. */
 static WeftWireSlot *
-slot_claim (bool may_wait)
+slot_claim (bool      may_wait,
+            uint32_t *chunk_seq,
+            uint32_t *index)
 {
-  for (unsigned attempt = 0; attempt < 1000; attempt++)
+  for (unsigned attempt = 0; attempt < 500; attempt++)
     {
-      WeftWireSlot *s = slot_claim_scan ();
-      uint32_t n;
+      WeftWireSlot *s = slot_claim_scan (chunk_seq, index);
+      uint32_t n = atomic_load_explicit (&weft_agent.n_chunks, memory_order_acquire);
 
       if (s != NULL)
-        return s;
-      n = atomic_load_explicit (&weft_agent.n_chunks, memory_order_acquire);
-      if (n >= WEFT_MAX_CHUNKS)
-        return NULL;
-      if (!atomic_flag_test_and_set_explicit (&weft_agent.creating, memory_order_acquire))
         {
-          bool ok = true;
-
-          /* Someone may have created it between our scan and the flag. */
-          if (atomic_load_explicit (&weft_agent.n_chunks, memory_order_acquire) == n)
-            ok = weft_chunk_create (n);
-          atomic_flag_clear_explicit (&weft_agent.creating, memory_order_release);
-          if (!ok)
-            return NULL;
-          continue;
+          if (may_wait && *chunk_seq + 1 == n
+              && *index >= weft_agent.session.slot_count / 2)
+            chunk_create_next (n);
+          return s;
         }
-      if (!may_wait)
-        return NULL;
-      sched_yield ();
+      switch (chunk_create_next (n))
+        {
+        case NEXT_MADE:
+          break;
+        case NEXT_FAILED:
+          return NULL;
+        case NEXT_BUSY:
+          if (!may_wait)
+            return NULL;
+          wait_for_chunk (n);
+          break;
+        }
     }
   return NULL;
 }
@@ -258,13 +407,14 @@ weft_thread_attach (WeftThread *t,
 {
   WeftWireSlot *s;
   WeftRecThread *r;
+  uint32_t chunk_seq = 0, index = 0;
 
   if (!weft_agent.active || t->ended || t->slot != NULL)
     return t->slot != NULL;
 
   t->busy = 1;
   WEFT_SIGNAL_FENCE ();
-  s = slot_claim (may_wait);
+  s = slot_claim (may_wait, &chunk_seq, &index);
   if (s == NULL)
     {
       weft_count_lost ();
@@ -284,6 +434,11 @@ weft_thread_attach (WeftThread *t,
   t->last_addr = 0;
   t->hold_obj = 0;
   t->hold_countdown = WEFT_HOLD_SAMPLE_EVERY;
+  t->chunk_seq = chunk_seq;
+  t->ring_file_offset = weft_wire_slot_offset (WEFT_WIRE_PAGE_BYTES,
+                                               (uint32_t) sizeof (WeftWireSlot) + weft_agent.session.ring_bytes,
+                                               index) + sizeof (WeftWireSlot);
+  t->reserve_backoff = 0;
   t->ring = (uint8_t *) s + sizeof (WeftWireSlot);
   WEFT_SIGNAL_FENCE ();
   t->slot = s;
@@ -384,6 +539,47 @@ weft_thread_tracing (WeftThread *t)
   return gettid () == t->tid;
 }
 
+/* Backs more of the calling thread's ring with reserved pages (see
+ * reserve_range), at least up to want_bytes. Steps double from 16 KiB to
+ * 256 KiB: a thread that writes a handful of events costs /dev/shm 16 KiB,
+ * not its whole ring. The chunk file is opened again by its path (we never
+ * keep descriptors: the program may close them under us). After a failure
+ * (the filesystem is full) only every 1024th event tries again. */
+static bool
+ring_grow (WeftThread   *t,
+           WeftWireSlot *s,
+           uint64_t      want_bytes)
+{
+  char path[sizeof weft_agent.dir + 96];
+  uint64_t ring_bytes = weft_agent.session.ring_bytes;
+  uint64_t have = s->ring_reserved_bytes;
+  uint64_t step = have < 16384 ? 16384 : have > 262144 ? 262144 : have;
+  uint64_t target = have + step > want_bytes ? have + step : want_bytes;
+  bool ok;
+  int fd;
+
+  if (t->reserve_backoff > 0)
+    {
+      t->reserve_backoff--;
+      return false;
+    }
+  target = (target + WEFT_WIRE_PAGE_BYTES - 1) & ~(uint64_t) (WEFT_WIRE_PAGE_BYTES - 1);
+  if (target > ring_bytes)
+    target = ring_bytes;
+  chunk_path (path, t->chunk_seq);
+  fd = open (path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+  ok = fd >= 0 && reserve_range (fd, t->ring_file_offset + have, target - have);
+  if (fd >= 0)
+    close (fd);
+  if (!ok)
+    {
+      t->reserve_backoff = 1024;
+      return false;
+    }
+  s->ring_reserved_bytes = target;
+  return true;
+}
+
 /* weft_ring_reserve:
  * Room for one record of `size` bytes (a multiple of 8) in the calling
  * thread's ring, header filled; NULL when the ring is full (counted in the
@@ -397,7 +593,7 @@ weft_ring_reserve (WeftThread *t,
 {
   WeftWireSlot *s = t->slot;
   uint64_t ring_bytes = weft_agent.session.ring_bytes;
-  uint64_t head, tail, off, left, need;
+  uint64_t head, tail, off, left, need, want;
   WeftRecHeader *h;
 
   if (s == NULL)
@@ -410,7 +606,16 @@ weft_ring_reserve (WeftThread *t,
   off = head & weft_agent.ring_mask;
   left = ring_bytes - off;
   need = left < size ? left + size : size;
-  if (ring_bytes - (head - tail) < need)
+  /* Every byte we are about to store must be backed (a wrap stores the pad
+   * at off, then the record at 0: the whole ring is reserved by then). */
+  want = off + size < ring_bytes ? off + size : ring_bytes;
+  /* The last bytes of a full ring are kept for THREAD_END (with its pad):
+   * a thread's end and final name survive any overflow, and a collector
+   * that died (weft record --recover) still learns them. */
+  if (type != WEFT_REC_THREAD_END)
+    need += 2 * sizeof (WeftRecThread);
+  if (ring_bytes - (head - tail) < need
+      || (want > s->ring_reserved_bytes && !ring_grow (t, s, want)))
     {
       atomic_fetch_add_explicit (&s->lost_events, 1, memory_order_relaxed);
       return NULL;

@@ -8,10 +8,14 @@
  *
  * The session
  * -----------
- * The collector makes a private directory (mode 0700, random name, e.g.
- * /dev/shm/weft-XXXXXX) and passes its absolute path to the program in
- * WEFT_SESSION. In it, the collector writes the file `session`
- * (struct WeftWireSession) before starting the program; the agent refuses a
+ * The collector makes a private directory (mode 0700, named after its pid,
+ * e.g. /dev/shm/weft-4242-XXXXXX) and passes its absolute path to the program
+ * in WEFT_SESSION. In it, the collector writes the file `session`
+ * (struct WeftWireSession) before starting the program, and holds an
+ * exclusive flock(2) on it for as long as it runs: an agent that can take a
+ * shared lock knows the collector died, stops making chunks and turns itself
+ * off (the chunks already written stay for `weft record --recover`). The
+ * agent refuses a
  * session directory that is not owned by its effective uid, is not mode 0700,
  * or whose `session` file has the wrong magic/version.
  *
@@ -21,7 +25,11 @@
  *   p<pid>-<image_start_ns>-<chunk_seq>.chunk
  * created with O_CREAT|O_EXCL, mode 0600, sized with ftruncate and mapped
  * MAP_SHARED (the fd is closed right away, so closefrom() in the program cannot
- * hurt us). A chunk is a WeftWireChunk header page followed by `slot_count`
+ * hurt us). The file is sparse; before anyone stores into a page of it, the
+ * agent reserves that page with fallocate (the header page and every slot
+ * header when it creates the chunk, ring pages as the ring fills, reopening
+ * the file by its name), so a full /dev/shm makes a syscall fail and an event
+ * drop, never a SIGBUS in the traced program. A chunk is a WeftWireChunk header page followed by `slot_count`
  * thread slots. A slot is a WeftWireSlot header (counters) followed by a ring of
  * `ring_bytes` bytes. The file outlives the process, so whatever was written
  * before a crash or SIGKILL is still read by the collector. When a process runs
@@ -175,7 +183,9 @@ typedef struct
   WEFT_ATOMIC (uint64_t) head;        /* bytes written (agent) */
   WEFT_ATOMIC (uint64_t) tail;        /* bytes consumed (collector) */
   WEFT_ATOMIC (uint64_t) lost_events; /* records dropped because the ring was full */
-  uint64_t reserved1[3];
+  uint64_t ring_reserved_bytes;       /* agent only: ring bytes backed by reserved
+                                         pages; kept across generations */
+  uint64_t reserved1[2];
   WeftWireCounter counters[WEFT_WIRE_COUNTERS];
 } WeftWireSlot;
 _Static_assert (sizeof (WeftWireSlot) == 64 + 56 * 64, "WeftWireSlot layout");

@@ -18,6 +18,7 @@
 
 #include "weft-agent-path.h"
 #include "weft-commands.h"
+#include "weft-reach.h"
 #include "weft-sched.h"
 #include "weft-session.h"
 #include "weft-writer.h"
@@ -36,6 +37,8 @@ typedef struct
   gint      proc_period_ms;
   gint      ring_kib;
   gboolean  no_stacks;
+  char     *session_dir;      /* where the session directory goes (NULL: /dev/shm) */
+  char     *recover;          /* --recover: a dead collector's session directory */
   char    **command;          /* after -- */
 } RecordOptions;
 
@@ -45,6 +48,7 @@ typedef struct
   char           *temp_path;   /* the trace while it is being written */
   WeftSession    *session;
   WeftSched      *sched;
+  GPtrArray      *secure_scheds; /* WeftSched*: /proc sampling of setuid processes */
   WeftWriter     *writer;
   WeftTrace      *trace;
   sigset_t        saved_mask;
@@ -70,6 +74,7 @@ static void
 recording_clear (Recording *rec)
 {
   g_clear_pointer (&rec->sched, weft_sched_free);
+  g_clear_pointer (&rec->secure_scheds, g_ptr_array_unref);
   g_clear_pointer (&rec->session, weft_session_free);
   g_clear_pointer (&rec->trace, weft_trace_free);
   if (rec->temp_path != NULL)
@@ -137,6 +142,7 @@ child_exec (const char  *path,
   int saved_errno;
 
   signal (SIGPIPE, SIG_DFL);
+  signal (SIGXFSZ, SIG_DFL);
   sigprocmask (SIG_SETMASK, mask, NULL);
   if (read (go_fd, &byte, 1) != 1)
     _exit (127);
@@ -254,6 +260,57 @@ on_sched (const WeftSchedEvent *event,
   weft_writer_add_sched (user_data, event);
 }
 
+/* The kernel detaches perf events from a task that execs a setuid or setgid
+ * program (it becomes non-dumpable): from then on, /proc sampling is the
+ * only way to see where that process and its children run. */
+static void
+follow_secure_process (Recording *rec,
+                       gint32     pid)
+{
+  if (g_strcmp0 (weft_sched_get_source (rec->sched), "perf") != 0)
+    return;
+  g_ptr_array_add (rec->secure_scheds,
+                   weft_sched_new_proc (pid, (guint64) rec->options->proc_period_ms * 1000000));
+}
+
+/* Scheduling events while the program runs: a process that just exec'd is
+ * looked at now, while it runs, to know whether the agent can be in it at
+ * all (weft-reach.h); finalize uses the answer if no agent image of it ever
+ * shows up. */
+static void
+on_sched_live (const WeftSchedEvent *event,
+               gpointer              user_data)
+{
+  Recording *rec = user_data;
+  const char *reason = NULL;
+
+  weft_writer_add_sched (rec->writer, event);
+  if (event->type != WEFT_SCHED_COMM || !event->exec || event->pid != event->tid
+      || !weft_reach_check_pid (event->pid, &reason))
+    return;
+  weft_writer_add_reach (rec->writer, event->pid, reason);
+  if (g_strcmp0 (reason, WEFT_REACH_SECURE) == 0)
+    follow_secure_process (rec, event->pid);
+}
+
+static void
+poll_scheds (Recording *rec)
+{
+  weft_sched_poll (rec->sched, on_sched_live, rec);
+  for (guint i = 0; i < rec->secure_scheds->len; i++)
+    weft_sched_poll (rec->secure_scheds->pdata[i], on_sched, rec->writer);
+}
+
+static void
+finish_scheds (Recording  *rec,
+               guint64     end_ns,
+               WeftWriter *writer)
+{
+  weft_sched_finish (rec->sched, end_ns, on_sched, writer);
+  for (guint i = 0; i < rec->secure_scheds->len; i++)
+    weft_sched_finish (rec->secure_scheds->pdata[i], end_ns, on_sched, writer);
+}
+
 /* We are the parent of the root and, as subreaper, of every orphan of the
  * tree: reap them all, recording their status and CPU time. */
 static void
@@ -306,21 +363,31 @@ handle_signal (Recording                     *rec,
 static void
 follow_program (Recording *rec)
 {
+  g_autoptr (GArray) pollfds = g_array_new (FALSE, FALSE, sizeof (struct pollfd));
+  struct pollfd signal_pfd = { rec->signal_fd, POLLIN, 0 };
   int interval_ms = DRAIN_INTERVAL_MIN_MS;
 
+  /* Signals, and the scheduling source's "filling up" descriptors. */
+  g_array_append_val (pollfds, signal_pfd);
+  weft_sched_add_poll_fds (rec->sched, pollfds);
   while (!rec->stop_waiting)
     {
-      struct pollfd pfd = { rec->signal_fd, POLLIN, 0 };
+      struct pollfd *pfds = (struct pollfd *) pollfds->data;
       struct signalfd_siginfo info;
 
-      if (poll (&pfd, 1, interval_ms) > 0)
+      if (poll (pfds, pollfds->len, interval_ms) > 0 && (pfds[0].revents & POLLIN))
         while (read (rec->signal_fd, &info, sizeof info) == sizeof info)
           handle_signal (rec, &info);
+      /* A perf event whose task is gone reports POLLHUP for ever: stop
+       * polling it (its ring is still read below). */
+      for (guint i = 1; i < pollfds->len; i++)
+        if (pfds[i].revents & (POLLHUP | POLLERR | POLLNVAL))
+          pfds[i].fd = -1;
       if (weft_session_drain (rec->session, on_record, on_slot, rec->writer) > 0)
         interval_ms = DRAIN_INTERVAL_MIN_MS;
       else
         interval_ms = MIN (interval_ms * 2, DRAIN_INTERVAL_MAX_MS);
-      weft_sched_poll (rec->sched, on_sched, rec->writer);
+      poll_scheds (rec);
       reap_children (rec);
       weft_writer_flush (rec->writer);
     }
@@ -376,7 +443,7 @@ write_trace (Recording          *rec,
   WeftWriter *writer = g_steal_pointer (&rec->writer);
 
   weft_session_close (rec->session, on_record, on_slot, writer);
-  weft_sched_finish (rec->sched, meta.end_ns, on_sched, writer);
+  finish_scheds (rec, meta.end_ns, writer);
   meta.sched_lost = weft_sched_get_lost (rec->sched);
   meta.session_corrupt = weft_session_get_corrupt_records (rec->session);
 
@@ -386,7 +453,6 @@ write_trace (Recording          *rec,
   if (!put_in_place (rec->temp_path, rec->options->output, error))
     return FALSE;
   g_clear_pointer (&rec->temp_path, g_free);
-  summary->duration_ns = meta.end_ns - meta.start_ns;
   return TRUE;
 }
 
@@ -435,6 +501,28 @@ catch_signals (Recording  *rec,
   return TRUE;
 }
 
+/* One line per process the agent could not reach (at most a screenful),
+ * so nobody mistakes their empty lock profile for a lock-free program. */
+static void
+print_uninstrumented (const WeftWriterSummary *summary)
+{
+  const guint max_lines = 10;
+
+  for (guint i = 0; i < MIN (summary->uninstrumented->len, max_lines); i++)
+    {
+      const char *line = summary->uninstrumented->pdata[i];
+
+      fprintf (stderr, "weft record: %s; %s\n", line,
+               g_str_has_suffix (line, WEFT_REACH_SECURE)
+               ? "its CPU use is sampled from /proc (the kernel hides it from perf), its locks are not recorded"
+               : "its CPU use is recorded, its locks are not");
+    }
+  if (summary->uninstrumented->len > max_lines)
+    fprintf (stderr, "weft record: %u more processes were not instrumented"
+             " (see processes.uninstrumented_reason in the trace)\n",
+             summary->uninstrumented->len - max_lines);
+}
+
 /* The last line: where the trace went and whether anything is missing. */
 static void
 print_summary (const char              *output,
@@ -449,6 +537,7 @@ print_summary (const char              *output,
                             " from full thread rings (try a larger --ring-kib), %"
                             G_GUINT64_FORMAT " from the kernel's buffers",
                             summary->lost_events, summary->agent_lost, summary->sched_lost);
+  print_uninstrumented (summary);
   fprintf (stderr,
            "weft record: wrote %s (%.2f s, %u processes, %u threads, %" G_GUINT64_FORMAT
            " waits, %s)\n",
@@ -460,17 +549,30 @@ static int
 record (RecordOptions  *options,
         GError        **error)
 {
-  Recording rec = { .options = options, .signal_fd = -1 };
-  WeftWriterSummary summary = { 0 };
+  Recording rec = {
+    .options = options,
+    .signal_fd = -1,
+    .secure_scheds = g_ptr_array_new_with_free_func ((GDestroyNotify) weft_sched_free),
+  };
+  g_autoptr (GPtrArray) uninstrumented = g_ptr_array_new_with_free_func (g_free);
+  WeftWriterSummary summary = { .uninstrumented = uninstrumented };
   g_autofree char *path = NULL;
   g_autofree char *agent = NULL;
+  const char *root_reason = NULL;
+  gboolean root_known;
   int status = 0;
 
   sigprocmask (SIG_SETMASK, NULL, &rec.saved_mask);
+  /* A file-size limit makes writes fail (EFBIG) instead of killing us: we
+   * then say so and still let the program finish. */
+  signal (SIGXFSZ, SIG_IGN);
   if ((path = find_program (options->command[0], error)) == NULL)
     return 127;
   if ((agent = weft_agent_path (error)) == NULL)
     return 1;
+  /* Decided before it runs: a static root may be gone before we could
+   * look at it in /proc. */
+  root_known = weft_reach_check_file (path, &root_reason);
 
   rec.temp_path = temp_path_for (options->output);
   if ((rec.trace = weft_trace_create (rec.temp_path, error)) == NULL)
@@ -478,7 +580,7 @@ record (RecordOptions  *options,
       g_clear_pointer (&rec.temp_path, g_free);
       return 1;
     }
-  rec.session = weft_session_new (NULL, (guint32) options->ring_kib * 1024, 16,
+  rec.session = weft_session_new (options->session_dir, (guint32) options->ring_kib * 1024, 16,
                                   options->no_stacks ? WEFT_SESSION_NO_STACKS : 0, error);
   if (rec.session == NULL || !catch_signals (&rec, error))
     goto out;
@@ -490,10 +592,15 @@ record (RecordOptions  *options,
     }
 
   rec.writer = weft_writer_new (rec.trace);
+  if (root_known)
+    weft_writer_add_reach (rec.writer, rec.root_pid, root_reason);
   follow_program (&rec);
   status = exit_code_of (rec.root_status);
   if (!write_trace (&rec, &summary, error))
-    goto out;
+    {
+      g_prefix_error (error, "no trace written (the program ran to its end): ");
+      goto out;
+    }
 
   print_summary (options->output, &summary);
   recording_clear (&rec);
@@ -505,11 +612,112 @@ out:
 }
 
 /* ---------------------------------------------------------------------- */
+/* --recover: a trace from what a dead collector left in /dev/shm. */
+
+/* The recorded command's image: the first one whose parent was the
+ * collector. */
+static const WeftSessionImage *
+find_root_image (WeftSession *session)
+{
+  GPtrArray *images = weft_session_get_images (session);
+  const WeftSessionImage *root = NULL;
+
+  for (guint i = 0; i < images->len; i++)
+    {
+      const WeftSessionImage *image = images->pdata[i];
+
+      if (image->ppid == weft_session_get_collector_pid (session)
+          && (root == NULL || image->image_start_ns < root->image_start_ns))
+        root = image;
+    }
+  return root;
+}
+
+static char *
+root_command (const WeftSessionImage *root)
+{
+  char *command;
+
+  if (root == NULL || root->chunk0 == NULL)
+    return g_strdup ("");
+  command = g_strndup (root->chunk0->cmdline,
+                       MIN (root->chunk0->cmdline_bytes, WEFT_WIRE_CMDLINE_BYTES));
+  for (guint32 i = 0; i + 1 < MIN (root->chunk0->cmdline_bytes, WEFT_WIRE_CMDLINE_BYTES); i++)
+    if (command[i] == '\0')
+      command[i] = ' ';
+  return command;
+}
+
+/* Drains every ring of the session into a new trace at temp_path. */
+static gboolean
+recover_trace (WeftSession        *session,
+               const char         *temp_path,
+               WeftWriterSummary  *summary,
+               GError            **error)
+{
+  g_autoptr (WeftTrace) trace = NULL;
+  const WeftSessionImage *root;
+  g_autofree char *command = NULL;
+  WeftWriterMeta meta = { .sched_source = "none" };
+  WeftWriter *writer;
+  guint64 now_ns = monotonic_ns ();
+
+  if ((trace = weft_trace_create (temp_path, error)) == NULL)
+    return FALSE;
+  writer = weft_writer_new (trace);
+  weft_session_close (session, on_record, on_slot, writer);
+  root = find_root_image (session);
+  command = root_command (root);
+  meta.command = command;
+  meta.start_ns = weft_session_get_start_ns (session);
+  meta.start_unix_ns = (guint64) g_get_real_time () * 1000 - (now_ns - meta.start_ns);
+  meta.root_pid = root != NULL ? root->pid : 0;
+  meta.session_corrupt = weft_session_get_corrupt_records (session);
+  return weft_writer_finish (writer, weft_session_get_images (session), &meta, summary, error);
+}
+
+static int
+recover (RecordOptions  *options,
+         GError        **error)
+{
+  g_autoptr (WeftSession) session = NULL;
+  g_autoptr (GPtrArray) uninstrumented = g_ptr_array_new_with_free_func (g_free);
+  WeftWriterSummary summary = { .uninstrumented = uninstrumented };
+  g_autofree char *temp_path = temp_path_for (options->output);
+
+  if ((session = weft_session_open (options->recover, error)) == NULL)
+    return 1;
+  if (!recover_trace (session, temp_path, &summary, error)
+      || !put_in_place (temp_path, options->output, error))
+    {
+      g_unlink (temp_path);
+      return 1;
+    }
+  /* The trace holds it all now: give the shared memory back. */
+  weft_session_set_keep_files (session, FALSE);
+  fprintf (stderr, "weft record: recovered %s: the agents' events weft had not read yet"
+           " and their lock counters; no scheduling data (sched_source is 'none')\n",
+           weft_session_get_path (session));
+  print_summary (options->output, &summary);
+  return 0;
+}
+
+/* ---------------------------------------------------------------------- */
 
 static gboolean
 check_options (RecordOptions  *options,
                GError        **error)
 {
+  if (options->recover != NULL)
+    {
+      if (options->command != NULL && options->command[0] != NULL)
+        {
+          g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                               "--recover takes no program; usage: weft record --recover DIR [-o FILE]");
+          return FALSE;
+        }
+      return TRUE;
+    }
   if (options->command == NULL || options->command[0] == NULL)
     {
       g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
@@ -560,6 +768,10 @@ weft_cmd_record (int    argc,
       "Per-thread event ring size (default 1024)", "KIB" },
     { "no-stacks", 0, 0, G_OPTION_ARG_NONE, &options.no_stacks,
       "Do not capture call stacks of waits", NULL },
+    { "session-dir", 0, 0, G_OPTION_ARG_FILENAME, &options.session_dir,
+      "Keep the shared-memory session in DIR (default /dev/shm)", "DIR" },
+    { "recover", 0, 0, G_OPTION_ARG_FILENAME, &options.recover,
+      "Make a trace of the session DIR that a killed weft left behind", "DIR" },
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &options.command, NULL,
       "-- PROGRAM [ARGS…]" },
     { NULL }
@@ -580,7 +792,13 @@ weft_cmd_record (int    argc,
     "Examples:\n"
     "  weft record -- ./my-server --threads 4\n"
     "  weft record -o pigz.db -- pigz -p 2 big.tar\n"
-    "  weft record --sched=proc -- make -j2     (where perf events are not allowed)\n");
+    "  weft record --sched=proc -- make -j2     (where perf events are not allowed)\n"
+    "\n"
+    "If weft itself is killed, the program runs on untraced, and what its agents\n"
+    "recorded since weft last read them stays in /dev/shm/weft-PID-XXXXXX (PID:\n"
+    "weft's), with complete lock counters. Turn it into a trace without\n"
+    "scheduling data, which frees that memory:\n"
+    "  weft record --recover /dev/shm/weft-4242-Ab12Cd -o rescued.db\n");
   if (g_option_context_parse (context, &argc, &argv, &error))
     {
       if (options.output == NULL)
@@ -595,12 +813,14 @@ weft_cmd_record (int    argc,
     }
   else
     {
-      status = record (&options, &error);
+      status = options.recover != NULL ? recover (&options, &error) : record (&options, &error);
       if (error != NULL)
         fprintf (stderr, "weft record: %s\n", error->message);
     }
   g_free (options.output);
   g_free (options.sched);
+  g_free (options.session_dir);
+  g_free (options.recover);
   g_strfreev (options.command);
   return status;
 }

@@ -8,6 +8,7 @@
 #include "weft-analysis.h"
 #include "weft-config.h"
 #include "weft-gil.h"
+#include "weft-reach.h"
 #include "weft-symbols.h"
 #include "weft-writer-private.h"
 
@@ -62,7 +63,11 @@ apply_images (WeftWriter *self,
       const WeftWireChunk *chunk0 = image->chunk0;
       WriterProcess *process = weft_writer_get_process (self, image->pid);
 
-      process->instrumented = TRUE;
+      /* The last image decides: one that exec'd (state EXEC) and was
+       * followed by no image of its own means the new program ran without
+       * the agent. */
+      process->instrumented = chunk0 == NULL
+                              || atomic_load (&chunk0->state) != WEFT_CHUNK_EXEC;
       if (process->ppid == 0)
         process->ppid = image->ppid;
       if (chunk0 == NULL)
@@ -79,6 +84,64 @@ apply_images (WeftWriter *self,
           if (process->cpu_ns < 0 && atomic_load (&chunk0->process_cpu_ns) != 0)
             process->cpu_ns = (gint64) atomic_load (&chunk0->process_cpu_ns);
         }
+    }
+}
+
+/* Why the agent never ran in a process: what the drain thread saw while
+ * it ran, else the file its last instrumented image exec'd, else its
+ * parent's reason (a fork of a static program is static too), else we do
+ * not know. Parents come before their children in all_processes. */
+static const char *
+reason_for (WeftWriter    *self,
+            WriterProcess *process)
+{
+  WriterProcess *parent;
+  const char *reason = NULL;
+
+  if (process->reach_known && process->reach_reason != NULL)
+    return process->reach_reason;
+  if (process->exec_path != NULL && process->exec_path[0] == '/'
+      && weft_reach_check_file (process->exec_path, &reason) && reason != NULL)
+    return reason;
+  parent = process->ppid > 0
+           ? g_hash_table_lookup (self->processes, GINT_TO_POINTER (process->ppid)) : NULL;
+  if (parent != NULL && parent != process && !parent->instrumented
+      && parent->uninstrumented_reason != NULL && process->exec_path == NULL
+      && !process->reach_known)
+    return parent->uninstrumented_reason;
+  return WEFT_REACH_UNKNOWN;
+}
+
+static char *
+process_name (const WriterProcess *process)
+{
+  if (process->comm != NULL)
+    return g_strdup (process->comm);
+  if (process->exe != NULL)
+    return g_path_get_basename (process->exe);
+  return g_strdup ("?");
+}
+
+/* Gives every process without the agent its reason, and the record command
+ * one line about each. */
+static void
+explain_uninstrumented (WeftWriter        *self,
+                        WeftWriterSummary *summary)
+{
+  for (guint i = 0; i < self->all_processes->len; i++)
+    {
+      WriterProcess *process = self->all_processes->pdata[i];
+      g_autofree char *name = NULL;
+
+      if (process->instrumented)
+        continue;
+      process->uninstrumented_reason = reason_for (self, process);
+      if (summary->uninstrumented == NULL)
+        continue;
+      name = process_name (process);
+      g_ptr_array_add (summary->uninstrumented,
+                       g_strdup_printf ("process %d (%s) was not instrumented: %s",
+                                        process->pid, name, process->uninstrumented_reason));
     }
 }
 
@@ -460,9 +523,9 @@ write_processes (WeftWriter           *self,
 {
   static const char sql[] =
     "INSERT INTO processes (id, pid, parent_id, command, exe, start_ns, end_ns,"
-    " exit_status, exit_signal, cpu_ns, instrumented)"
+    " exit_status, exit_signal, cpu_ns, instrumented, uninstrumented_reason)"
     " VALUES (:id, :pid, :parent, :command, :exe, :start, :end, :status, :signal, :cpu,"
-    " :instrumented)";
+    " :instrumented, :reason)";
 
   for (guint i = 0; i < self->all_processes->len; i++)
     {
@@ -489,6 +552,7 @@ write_processes (WeftWriter           *self,
       if (process_cpu_ns (process) >= 0)
         sqlite3_bind_int64 (stmt, 10, process_cpu_ns (process));
       sqlite3_bind_int (stmt, 11, process->instrumented ? 1 : 0);
+      bind_text_or_null (stmt, 12, process->instrumented ? NULL : process->uninstrumented_reason);
       step (self, stmt, sql);
     }
 }
@@ -496,6 +560,7 @@ write_processes (WeftWriter           *self,
 static void
 write_meta (WeftWriter           *self,
             const WeftWriterMeta *meta,
+            guint64               end_ns,
             guint64               lost_events)
 {
   char hostname[256] = "";
@@ -508,7 +573,7 @@ write_meta (WeftWriter           *self,
       || !weft_trace_set_meta (self->trace, "command", meta->command, &self->error)
       || !weft_trace_set_meta_int (self->trace, "start_ns", (gint64) meta->start_ns, &self->error)
       || !weft_trace_set_meta_int (self->trace, "start_unix_ns", (gint64) meta->start_unix_ns, &self->error)
-      || !weft_trace_set_meta_int (self->trace, "end_ns", (gint64) meta->end_ns, &self->error)
+      || !weft_trace_set_meta_int (self->trace, "end_ns", (gint64) end_ns, &self->error)
       || !weft_trace_set_meta_int (self->trace, "cpus", sysconf (_SC_NPROCESSORS_ONLN), &self->error)
       || !weft_trace_set_meta (self->trace, "hostname", hostname, &self->error)
       || !weft_trace_set_meta (self->trace, "sched_source", meta->sched_source, &self->error)
@@ -543,9 +608,10 @@ weft_finalize_trace (WeftWriter           *self,
                      GError              **error)
 {
   Finalize fin = { .writer = self };
-  guint64 lost_events;
+  guint64 lost_events, end_ns;
 
   apply_images (self, images);
+  explain_uninstrumented (self, summary);
   resolve_names_and_joins (self);
 
   /* Symbols come from the files on this machine: never ask a debuginfod
@@ -564,7 +630,8 @@ weft_finalize_trace (WeftWriter           *self,
   write_processes (self, meta);
   write_gil (self);
   lost_events = self->agent_lost + meta->sched_lost + meta->session_corrupt;
-  write_meta (self, meta, lost_events);
+  end_ns = meta->end_ns != 0 ? meta->end_ns : MAX (self->last_ns, meta->start_ns);
+  write_meta (self, meta, end_ns, lost_events);
   if (self->error == NULL)
     weft_trace_exec (self->trace, "COMMIT", &self->error);
   /* Thread states, the concurrency profile and lock summaries: derived from
@@ -585,5 +652,6 @@ weft_finalize_trace (WeftWriter           *self,
   summary->lost_events = lost_events;
   summary->agent_lost = self->agent_lost;
   summary->sched_lost = meta->sched_lost;
+  summary->duration_ns = end_ns - meta->start_ns;
   return TRUE;
 }

@@ -31,6 +31,7 @@
  */
 #include <errno.h>
 #include <linux/perf_event.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -516,11 +517,26 @@ weft_sched_perf_free (WeftSched *sched)
   g_free (self);
 }
 
+static void
+weft_sched_perf_add_poll_fds (WeftSched *sched,
+                              GArray    *pollfds)
+{
+  WeftSchedPerf *self = (WeftSchedPerf *) sched;
+
+  for (guint i = 0; i < self->rings->len; i++)
+    {
+      struct pollfd pfd = { g_array_index (self->rings, Ring, i).fd, POLLIN, 0 };
+
+      g_array_append_val (pollfds, pfd);
+    }
+}
+
 static const WeftSchedClass weft_sched_perf_class = {
   .name = "perf",
   .poll = weft_sched_perf_poll,
   .finish = weft_sched_perf_finish,
   .free = weft_sched_perf_free,
+  .add_poll_fds = weft_sched_perf_add_poll_fds,
 };
 
 static void
@@ -542,6 +558,11 @@ init_attr (struct perf_event_attr *attr)
   attr->sample_id_all = 1;
   attr->use_clockid = 1;
   attr->clockid = CLOCK_MONOTONIC;
+  /* Wake a poller once a ring holds this much (it is at least 32 KiB): a
+   * burst of thousands of threads waking at once fills a ring between two
+   * timer ticks of the drain loop. */
+  attr->watermark = 1;
+  attr->wakeup_watermark = RING_DATA_BYTES_MIN / 2;
   /* At perf_event_paranoid >= 2 an unprivileged user may only open events
    * that exclude the kernel; this does not filter side-band records (the
    * switch records still come, with times taken in the kernel). */

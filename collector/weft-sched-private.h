@@ -22,6 +22,8 @@ typedef struct
                        WeftSchedFunc  func,
                        gpointer       user_data);
   void      (*free)   (WeftSched     *sched);
+  void      (*add_poll_fds) (WeftSched *sched,
+                             GArray    *pollfds);   /* may be NULL */
 } WeftSchedClass;
 
 struct _WeftSched

@@ -113,6 +113,17 @@ weft_sched_finish (WeftSched     *sched,
   sched->finished = TRUE;
 }
 
+void
+weft_sched_add_poll_fds (WeftSched *sched,
+                         GArray    *pollfds)
+{
+  g_return_if_fail (sched != NULL);
+  g_return_if_fail (pollfds != NULL);
+
+  if (!sched->finished && sched->klass->add_poll_fds != NULL)
+    sched->klass->add_poll_fds (sched, pollfds);
+}
+
 guint64
 weft_sched_get_lost (WeftSched *sched)
 {

@@ -81,6 +81,14 @@ void        weft_sched_finish        (WeftSched     *sched,
                                       WeftSchedFunc  func,
                                       gpointer       user_data);
 
+/* Appends to pollfds (an array of struct pollfd) the descriptors that turn
+ * readable when the source has piled up enough to be worth a poll before
+ * the caller's next timer tick (perf: a ring is filling). Polling them keeps
+ * a burst of context switches from overflowing the kernel's buffers. The
+ * /proc source has none. */
+void        weft_sched_add_poll_fds  (WeftSched     *sched,
+                                      GArray        *pollfds);
+
 /* Records the kernel dropped so far. */
 guint64     weft_sched_get_lost      (WeftSched     *sched);
 

@@ -7,6 +7,7 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -27,6 +28,10 @@ struct _WeftSession
 {
   char       *path;
   int         dir_fd;
+  int         lock_fd;           /* the session file, flock'ed LOCK_EX while we live */
+  gboolean    keep_files;        /* free() leaves the directory in place */
+  guint64     start_ns;          /* from the session file */
+  gint32      collector_pid;     /* from the session file */
   guint32     ring_bytes;
   guint32     slot_count;
   GHashTable *known;             /* file name → SessionChunk* */
@@ -57,6 +62,29 @@ monotonic_ns (void)
   return (guint64) ts.tv_sec * G_GUINT64_CONSTANT (1000000000) + (guint64) ts.tv_nsec;
 }
 
+/* Takes the collector's lock on the session file (weft-wire.h): agents
+ * that can take a shared lock on it know we are gone. */
+static gboolean
+lock_session_file (WeftSession  *self,
+                   int           fd,
+                   GError      **error)
+{
+  if (flock (fd, LOCK_EX | LOCK_NB) == 0)
+    {
+      self->lock_fd = fd;
+      return TRUE;
+    }
+  if (errno == EWOULDBLOCK)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_BUSY,
+                 "%s is still being recorded by a running weft (pid %d)",
+                 self->path, (int) self->collector_pid);
+  else
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno),
+                 "cannot lock %s/%s: %s", self->path, WEFT_WIRE_SESSION_FILE, g_strerror (errno));
+  close (fd);
+  return FALSE;
+}
+
 static gboolean
 write_session_file (WeftSession  *self,
                     guint32       flags,
@@ -73,8 +101,10 @@ write_session_file (WeftSession  *self,
   };
   int fd;
 
+  self->start_ns = session.start_ns;
+  self->collector_pid = session.collector_pid;
   fd = openat (self->dir_fd, WEFT_WIRE_SESSION_FILE,
-               O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+               O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0 || write (fd, &session, sizeof session) != sizeof session)
     {
       int saved_errno = errno;
@@ -86,12 +116,28 @@ write_session_file (WeftSession  *self,
                    self->path, g_strerror (saved_errno));
       return FALSE;
     }
-  close (fd);
-  return TRUE;
+  /* Kept open (close-on-exec, so the program never holds our lock). */
+  return lock_session_file (self, fd, error);
+}
+
+static WeftSession *
+session_alloc (void)
+{
+  WeftSession *self = g_new0 (WeftSession, 1);
+
+  self->dir_fd = -1;
+  self->lock_fd = -1;
+  self->known = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->chunks = g_ptr_array_new_with_free_func (session_chunk_free);
+  self->images = g_ptr_array_new_with_free_func (g_free);
+  self->images_by_key = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  return self;
 }
 
 /* Creates the private directory: under /dev/shm by default so rings live in
- * memory, else in the temporary directory. */
+ * memory, else in the temporary directory. Its name carries our pid
+ * (weft-PID-XXXXXX), so that after weft was killed the user can tell which
+ * directory to hand to `weft record --recover`. */
 WeftSession *
 weft_session_new (const char  *dir,
                   guint32      ring_bytes,
@@ -99,24 +145,19 @@ weft_session_new (const char  *dir,
                   guint32      flags,
                   GError     **error)
 {
-  g_autoptr (WeftSession) self = g_new0 (WeftSession, 1);
+  g_autoptr (WeftSession) self = session_alloc ();
   g_autofree char *template = NULL;
+  g_autofree char *name = g_strdup_printf ("weft-%d-XXXXXX", (int) getpid ());
 
   g_return_val_if_fail (ring_bytes >= 65536 && (ring_bytes & (ring_bytes - 1)) == 0, NULL);
   g_return_val_if_fail (slot_count > 0, NULL);
 
-  self->dir_fd = -1;
   self->ring_bytes = ring_bytes;
   self->slot_count = slot_count;
-  self->known = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  self->chunks = g_ptr_array_new_with_free_func (session_chunk_free);
-  self->images = g_ptr_array_new_with_free_func (g_free);
-  self->images_by_key = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-
   if (dir == NULL)
     dir = g_file_test ("/dev/shm", G_FILE_TEST_IS_DIR) && access ("/dev/shm", W_OK) == 0
           ? "/dev/shm" : g_get_tmp_dir ();
-  template = g_build_filename (dir, "weft-XXXXXX", NULL);
+  template = g_build_filename (dir, name, NULL);
   if (g_mkdtemp_full (template, 0700) == NULL)
     {
       int saved_errno = errno;
@@ -139,6 +180,91 @@ weft_session_new (const char  *dir,
     return NULL;
 
   return g_steal_pointer (&self);
+}
+
+/* Reads and checks the session file of an existing directory. */
+static gboolean
+read_session_file (WeftSession  *self,
+                   GError      **error)
+{
+  WeftWireSession session;
+  struct stat st;
+  ssize_t n;
+  int fd;
+
+  fd = openat (self->dir_fd, WEFT_WIRE_SESSION_FILE, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   "%s is not a weft session directory: %s/%s: %s", self->path,
+                   self->path, WEFT_WIRE_SESSION_FILE, g_strerror (saved_errno));
+      return FALSE;
+    }
+  n = pread (fd, &session, sizeof session, 0);
+  if (fstat (fd, &st) != 0 || st.st_uid != geteuid () || n != (ssize_t) sizeof session
+      || session.magic != WEFT_WIRE_SESSION_MAGIC || session.version != WEFT_WIRE_VERSION)
+    {
+      close (fd);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   "%s is not a weft session directory of this user and weft version", self->path);
+      return FALSE;
+    }
+  self->ring_bytes = session.ring_bytes;
+  self->slot_count = session.slot_count;
+  self->start_ns = session.start_ns;
+  self->collector_pid = session.collector_pid;
+  return lock_session_file (self, fd, error);
+}
+
+WeftSession *
+weft_session_open (const char  *path,
+                   GError     **error)
+{
+  g_autoptr (WeftSession) self = session_alloc ();
+  struct stat st;
+
+  /* Nothing here may be removed unless a trace was made of it. */
+  self->keep_files = TRUE;
+  self->path = g_canonicalize_filename (path, NULL);
+  self->dir_fd = open (self->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+  if (self->dir_fd < 0 || fstat (self->dir_fd, &st) != 0)
+    {
+      int saved_errno = errno;
+
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   "cannot open the session directory %s: %s", self->path, g_strerror (saved_errno));
+      return NULL;
+    }
+  if (st.st_uid != geteuid () || (st.st_mode & 0777) != 0700)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                   "%s is not a private directory of this user (owner, mode 0700)", self->path);
+      return NULL;
+    }
+  if (!read_session_file (self, error))
+    return NULL;
+  return g_steal_pointer (&self);
+}
+
+void
+weft_session_set_keep_files (WeftSession *self,
+                             gboolean     keep_files)
+{
+  self->keep_files = keep_files;
+}
+
+guint64
+weft_session_get_start_ns (WeftSession *self)
+{
+  return self->start_ns;
+}
+
+gint32
+weft_session_get_collector_pid (WeftSession *self)
+{
+  return self->collector_pid;
 }
 
 const char *
@@ -444,11 +570,14 @@ weft_session_free (WeftSession *self)
     return;
   if (self->dir_fd >= 0)
     {
-      remove_session_files (self);
+      if (!self->keep_files)
+        remove_session_files (self);
       close (self->dir_fd);
     }
-  if (self->path != NULL)
+  if (self->path != NULL && !self->keep_files)
     g_rmdir (self->path);
+  if (self->lock_fd >= 0)
+    close (self->lock_fd);
   g_clear_pointer (&self->chunks, g_ptr_array_unref);
   g_clear_pointer (&self->known, g_hash_table_unref);
   g_clear_pointer (&self->images_by_key, g_hash_table_unref);

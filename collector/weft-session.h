@@ -37,12 +37,31 @@ typedef void (*WeftSessionSlotFunc)   (const WeftSessionImage *image,
                                        gpointer                user_data);
 
 /* Creates a private session directory under dir (NULL: /dev/shm, else
- * g_get_tmp_dir()), mode 0700, with its `session` file. */
+ * g_get_tmp_dir()), mode 0700, named weft-PID-XXXXXX, with its `session` file,
+ * and holds the collector's lock on that file until freed. */
 WeftSession *weft_session_new          (const char   *dir,
                                         guint32       ring_bytes,
                                         guint32       slot_count,
                                         guint32       flags,
                                         GError      **error);
+
+/* Opens the directory of a session whose collector died (`weft record
+ * --recover`): checks that it is ours, private and of this wire version, and
+ * takes the collector's lock (failing with G_IO_ERROR_BUSY while a weft still
+ * records into it). Its files are kept on free until
+ * weft_session_set_keep_files (self, FALSE). */
+WeftSession *weft_session_open         (const char   *path,
+                                        GError      **error);
+
+/* Whether weft_session_free() leaves the directory and its files in place
+ * (default FALSE for a new session, TRUE for an opened one). */
+void         weft_session_set_keep_files (WeftSession *self,
+                                          gboolean     keep_files);
+
+/* From the session file: when the session started (CLOCK_MONOTONIC) and the
+ * pid of the collector that made it. */
+guint64      weft_session_get_start_ns (WeftSession  *self);
+gint32       weft_session_get_collector_pid (WeftSession *self);
 
 /* Absolute path of the directory, for WEFT_SESSION. */
 const char  *weft_session_get_path     (WeftSession  *self);
@@ -67,7 +86,8 @@ GPtrArray   *weft_session_get_images   (WeftSession  *self);
 /* Records skipped because their ring held an impossible size. */
 guint64      weft_session_get_corrupt_records (WeftSession *self);
 
-/* Removes the directory and its files. Safe to call on NULL. */
+/* Removes the directory and its files (unless kept, see above) and drops
+ * the collector's lock. Safe to call on NULL. */
 void         weft_session_free         (WeftSession  *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (WeftSession, weft_session_free)

@@ -7,6 +7,15 @@
 
 typedef struct _WriterProcess WriterProcess;
 
+/* The EXIT the kernel reports when a setuid exec detaches perf (see
+ * handle_sched): not yet expected, expected next, already skipped. */
+typedef enum
+{
+  DETACH_NONE,
+  DETACH_PENDING,
+  DETACH_DONE,
+} WriterDetach;
+
 struct _WriterProcess
 {
   gint64      id;
@@ -22,11 +31,16 @@ struct _WriterProcess
   gint64      cpu_ns;          /* -1 = unknown */
   gint64      reaped_cpu_ns;   /* from the collector's wait4, -1 = unknown */
   gboolean    instrumented;
+  const char *reach_reason;    /* WEFT_REACH_* from a look at it while it ran, or NULL */
+  gboolean    reach_known;     /* reach_reason is an answer (NULL: nothing stopped the agent) */
+  WriterDetach perf_detach;
+  char       *exec_path;       /* file its instrumented image last exec'd (untrusted text) */
+  const char *uninstrumented_reason;  /* set at finalize when !instrumented */
   GHashTable *pthreads;        /* pthread_t (guint64*) → tid (GINT_TO_POINTER) */
   GHashTable *pending_names;   /* pthread_t (guint64*) → name, named before their start was seen */
 };
 
-typedef struct
+typedef struct _WriterThread
 {
   gint64         id;
   WriterProcess *process;
@@ -36,6 +50,12 @@ typedef struct
   guint64        start_ns;     /* 0 = unknown */
   guint64        end_ns;
   guint64        lost_events;
+  /* Generations: the kernel reuses tids (after pid_max others), so one tid
+   * may name several threads of a process, told apart by when they began. */
+  guint64        fork_ns;      /* the kernel's FORK of it; 0 = not seen */
+  guint64        agent_start_ns; /* the agent's THREAD_START; 0 = not seen */
+  gboolean       counters_done;  /* its slot's counters were added */
+  struct _WriterThread *older; /* the previous thread with the same tid, or NULL */
 } WriterThread;
 
 typedef struct
@@ -79,7 +99,7 @@ struct _WeftWriter
   /* The model, writer thread only. */
   GHashTable  *processes;         /* pid → WriterProcess* (current) */
   GPtrArray   *all_processes;
-  GHashTable  *threads;           /* tid → WriterThread* (current) */
+  GHashTable  *threads;           /* tid → newest WriterThread* (see ->older) */
   GPtrArray   *all_threads;
   GHashTable  *objects;           /* "process_id:address" → WriterObject* */
   GPtrArray   *all_objects;
@@ -96,14 +116,17 @@ struct _WeftWriter
   guint64      cpu_slices;
   guint64      rows_in_transaction;
   guint64      agent_lost;
+  guint64      last_ns;           /* latest time any agent record carried */
   GError      *error;             /* first SQL failure; later rows are skipped */
 };
 
 WriterProcess *weft_writer_get_process (WeftWriter *self,
                                         gint32      pid);
+/* The latest thread `tid` of process pid, made if there is none. */
 WriterThread  *weft_writer_get_thread  (WeftWriter *self,
                                         gint32      pid,
                                         gint32      tid);
+
 
 /* weft-finalize.c: everything after the last batch. */
 gboolean       weft_finalize_trace     (WeftWriter           *self,

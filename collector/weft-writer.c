@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <string.h>
 
+#include "weft-reach.h"
 #include "weft-writer-private.h"
 
 /* A batch is a byte array of items, each an ItemHeader and its payload. The
@@ -13,6 +14,7 @@ typedef enum
   ITEM_SLOT,     /* payload: WeftWireSlot */
   ITEM_SCHED,    /* payload: WeftSchedEvent */
   ITEM_REAPED,   /* payload: ReapedItem */
+  ITEM_REACH,    /* payload: ReachItem */
 } ItemType;
 
 typedef struct
@@ -29,6 +31,12 @@ typedef struct
   guint64 cpu_ns;
   guint64 time_ns;
 } ReapedItem;
+
+typedef struct
+{
+  gint32      pid;
+  const char *reason;   /* a static WEFT_REACH_* string or NULL */
+} ReachItem;
 
 #define BATCH_BYTES (1u << 20)              /* hand over a batch at this size */
 #define ROWS_PER_TRANSACTION 500000u
@@ -99,6 +107,16 @@ weft_writer_add_reaped (WeftWriter *self,
 }
 
 void
+weft_writer_add_reach (WeftWriter *self,
+                       gint32      pid,
+                       const char *reason)
+{
+  ReachItem item = { pid, reason };
+
+  batch_append (self, ITEM_REACH, NULL, &item, sizeof item);
+}
+
+void
 weft_writer_flush (WeftWriter *self)
 {
   if (self->batch->len == 0)
@@ -120,6 +138,7 @@ writer_process_free (gpointer data)
   g_free (process->comm);
   g_free (process->command);
   g_free (process->exe);
+  g_free (process->exec_path);
   g_free (process);
 }
 
@@ -164,24 +183,159 @@ weft_writer_get_process (WeftWriter *self,
   return process;
 }
 
+static WriterThread *
+new_thread (WeftWriter *self,
+            gint32      pid,
+            gint32      tid)
+{
+  WriterThread *thread = g_new0 (WriterThread, 1);
+
+  thread->id = ++self->next_thread_id;
+  thread->process = weft_writer_get_process (self, pid);
+  thread->tid = tid;
+  thread->older = g_hash_table_lookup (self->threads, GINT_TO_POINTER (tid));
+  g_hash_table_insert (self->threads, GINT_TO_POINTER (tid), thread);
+  g_ptr_array_add (self->all_threads, thread);
+  return thread;
+}
+
+/* A tid seen in another process first was a thread of a process that has
+ * since exec'd or ended, and the kernel reused its number: a new thread. */
 WriterThread *
 weft_writer_get_thread (WeftWriter *self,
                         gint32      pid,
                         gint32      tid)
 {
-  WriterThread *thread = g_hash_table_lookup (self->threads, GINT_TO_POINTER (tid));
+  for (WriterThread *thread = g_hash_table_lookup (self->threads, GINT_TO_POINTER (tid));
+       thread != NULL; thread = thread->older)
+    if (thread->process->pid == pid)
+      return thread;
+  return new_thread (self, pid, tid);
+}
 
-  if (thread != NULL && thread->process->pid == pid)
-    return thread;
-  /* A tid seen in another process first was a thread of a process that has
-   * since exec'd or ended, and the kernel reused its number. */
-  thread = g_new0 (WriterThread, 1);
-  thread->id = ++self->next_thread_id;
-  thread->process = weft_writer_get_process (self, pid);
-  thread->tid = tid;
-  g_hash_table_insert (self->threads, GINT_TO_POINTER (tid), thread);
-  g_ptr_array_add (self->all_threads, thread);
-  return thread;
+/* Which clock of events a lookup serves: both are CLOCK_MONOTONIC, but the
+ * two sources are drained at different moments, so one may be seconds ahead
+ * of the other. Each picks threads by its own start times first. */
+typedef enum
+{
+  SOURCE_PERF,
+  SOURCE_AGENT,
+} Source;
+
+static guint64
+start_seen_by (const WriterThread *thread,
+               Source              source)
+{
+  return source == SOURCE_PERF ? thread->fork_ns : thread->agent_start_ns;
+}
+
+/* When the thread began, as this source saw it, else as the other did. */
+static guint64
+anchor_for (const WriterThread *thread,
+            Source              source)
+{
+  guint64 mine = start_seen_by (thread, source);
+
+  return mine != 0 ? mine : start_seen_by (thread, source == SOURCE_PERF ? SOURCE_AGENT : SOURCE_PERF);
+}
+
+/* The thread `tid` of process pid that an event at time_ns belongs to: the
+ * one that began last at or before it (the oldest if all began after). */
+static WriterThread *
+thread_at (WeftWriter *self,
+           gint32      pid,
+           gint32      tid,
+           guint64     time_ns,
+           Source      source)
+{
+  WriterThread *best = NULL, *oldest = NULL;
+
+  for (WriterThread *thread = g_hash_table_lookup (self->threads, GINT_TO_POINTER (tid));
+       thread != NULL; thread = thread->older)
+    {
+      if (thread->process->pid != pid)
+        continue;
+      oldest = thread;
+      if (anchor_for (thread, source) <= time_ns
+          && (best == NULL || anchor_for (thread, source) > anchor_for (best, source)))
+        best = thread;
+    }
+  if (best == NULL)
+    best = oldest;
+  return best != NULL ? best : new_thread (self, pid, tid);
+}
+
+/* Whether `other`, the other source's start of a candidate thread, can be
+ * the same thread as a start at time_ns: the kernel's FORK comes before the
+ * agent's THREAD_START. */
+static gboolean
+starts_pair (Source  source,
+             guint64 time_ns,
+             guint64 other)
+{
+  return source == SOURCE_PERF ? other >= time_ns : other <= time_ns;
+}
+
+/* A start event (the kernel's FORK, the agent's THREAD_START) at time_ns:
+ * the thread the other source already reported, or a new one. Among the
+ * threads of this tid lacking this source's start, a FORK pairs with the
+ * first agent start at or after it, a THREAD_START with the last fork at or
+ * before it; a thread seen so far by neither start (the root's main thread,
+ * a thread named as a lock holder first) comes last. The main thread
+ * (tid == pid) is one thread for the whole process, across execs. */
+static WriterThread *
+thread_starting (WeftWriter *self,
+                 gint32      pid,
+                 gint32      tid,
+                 guint64     time_ns,
+                 Source      source)
+{
+  Source other_source = source == SOURCE_PERF ? SOURCE_AGENT : SOURCE_PERF;
+  WriterThread *match = NULL, *unknown = NULL;
+
+  if (tid == pid)
+    match = weft_writer_get_thread (self, pid, tid);
+  for (WriterThread *thread = g_hash_table_lookup (self->threads, GINT_TO_POINTER (tid));
+       thread != NULL && tid != pid; thread = thread->older)
+    {
+      guint64 other = start_seen_by (thread, other_source);
+
+      if (thread->process->pid != pid || start_seen_by (thread, source) != 0)
+        continue;
+      if (other == 0)
+        unknown = unknown != NULL ? unknown : thread;
+      else if (starts_pair (source, time_ns, other)
+               && (match == NULL
+                   || (source == SOURCE_PERF) == (other < start_seen_by (match, other_source))))
+        match = thread;
+    }
+  if (match == NULL)
+    match = unknown != NULL ? unknown : new_thread (self, pid, tid);
+  if (source == SOURCE_PERF)
+    match->fork_ns = time_ns;
+  else
+    match->agent_start_ns = time_ns;
+  return match;
+}
+
+/* The thread whose retired slot this is: the oldest that started in the
+ * agent and has not had its counters yet (slots retire in the order their
+ * threads end), else the latest. */
+static WriterThread *
+thread_of_slot (WeftWriter *self,
+                gint32      pid,
+                gint32      tid)
+{
+  WriterThread *found = NULL;
+
+  for (WriterThread *thread = g_hash_table_lookup (self->threads, GINT_TO_POINTER (tid));
+       thread != NULL; thread = thread->older)
+    if (thread->process->pid == pid && thread->agent_start_ns != 0 && !thread->counters_done)
+      found = thread;
+  if (found == NULL)
+    found = weft_writer_get_thread (self, pid, tid);
+  found->counters_done = TRUE;
+  return found;
 }
 
 static WriterObject *
@@ -345,7 +499,7 @@ handle_wait (WeftWriter             *self,
              const WeftSessionImage *image,
              const WeftRecWait      *wait)
 {
-  WriterThread *thread = weft_writer_get_thread (self, image->pid, wait->h.tid);
+  WriterThread *thread = thread_at (self, image->pid, wait->h.tid, wait->start_ns, SOURCE_AGENT);
   WriterObject *object = NULL;
   WriterThread *holder = NULL;
   WriterStack *stack = NULL;
@@ -358,10 +512,11 @@ handle_wait (WeftWriter             *self,
   if (wait->object_kind != WEFT_OBJ_NONE)
     object = get_object (self, thread->process, wait->object, wait->object_kind);
   if (wait->holder_tid > 0 && wait->holder_tid != wait->h.tid)
-    holder = weft_writer_get_thread (self, image->pid, wait->holder_tid);
+    holder = thread_at (self, image->pid, wait->holder_tid, wait->start_ns, SOURCE_AGENT);
   if (wait->stack_id != 0)
     stack = get_stack (self, image, wait->stack_id);
 
+  note_end (&self->last_ns, wait->end_ns);
   row = insert_wait (self, thread, object, holder, stack, wait);
   /* The joined thread's pthread_t → tid may be in a ring not drained yet:
    * resolve joins at finalize. */
@@ -378,8 +533,13 @@ handle_thread (WeftWriter             *self,
                const WeftSessionImage *image,
                const WeftRecThread    *record)
 {
-  WriterThread *thread = weft_writer_get_thread (self, image->pid, record->h.tid);
+  WriterThread *thread;
 
+  if (record->h.type == WEFT_REC_THREAD_START)
+    thread = thread_starting (self, image->pid, record->h.tid, record->time_ns, SOURCE_AGENT);
+  else
+    thread = thread_at (self, image->pid, record->h.tid, record->time_ns, SOURCE_AGENT);
+  note_end (&self->last_ns, record->time_ns);
   thread->process->instrumented = TRUE;
   if (record->h.type == WEFT_REC_THREAD_START)
     {
@@ -408,7 +568,7 @@ handle_thread_name (WeftWriter              *self,
   if (tid == 0)
     tid = GPOINTER_TO_INT (g_hash_table_lookup (process->pthreads, &record->target_pthread));
   if (tid != 0)
-    set_name (&weft_writer_get_thread (self, image->pid, tid)->name,
+    set_name (&thread_at (self, image->pid, tid, record->time_ns, SOURCE_AGENT)->name,
               record->name, sizeof record->name);
   else
     {
@@ -428,6 +588,7 @@ handle_process (WeftWriter             *self,
   WriterProcess *process = weft_writer_get_process (self, image->pid);
   WriterProcess *child;
 
+  note_end (&self->last_ns, record->time_ns);
   switch (record->h.type)
     {
     case WEFT_REC_FORK:
@@ -489,6 +650,19 @@ handle_stack (WeftWriter             *self,
   g_array_append_vals (stack->ips, record->ips, depth);
 }
 
+/* The file an image is about to exec: if no agent shows up in what it
+ * becomes, finalize looks at that file to say why. */
+static void
+handle_exec (WeftWriter             *self,
+             const WeftSessionImage *image,
+             const WeftRecExec      *record)
+{
+  WriterProcess *process = weft_writer_get_process (self, image->pid);
+
+  if (record->error == 0)
+    set_name (&process->exec_path, record->path, sizeof record->path);
+}
+
 /* Records shorter than their type's struct are ignored: a damaged ring
  * must not make us read past a record. */
 static void
@@ -539,6 +713,8 @@ handle_record (WeftWriter             *self,
       handle_process (self, image, (const WeftRecProcess *) record);
       break;
     case WEFT_REC_EXEC:
+      handle_exec (self, image, (const WeftRecExec *) record);
+      break;
     case WEFT_REC_PAD:
       break;
     }
@@ -550,7 +726,7 @@ handle_slot (WeftWriter             *self,
              const WeftSessionImage *image,
              const WeftWireSlot     *slot)
 {
-  WriterThread *thread = weft_writer_get_thread (self, image->pid, slot->tid);
+  WriterThread *thread = thread_of_slot (self, image->pid, slot->tid);
 
   thread->lost_events += slot->lost_events;
   self->agent_lost += slot->lost_events;
@@ -593,11 +769,11 @@ handle_sched (WeftWriter           *self,
   switch (event->type)
     {
     case WEFT_SCHED_SLICE:
-      thread = weft_writer_get_thread (self, event->pid, event->tid);
+      thread = thread_at (self, event->pid, event->tid, event->start_ns, SOURCE_PERF);
       insert_slice (self, thread, event);
       break;
     case WEFT_SCHED_FORK:
-      thread = weft_writer_get_thread (self, event->pid, event->tid);
+      thread = thread_starting (self, event->pid, event->tid, event->time_ns, SOURCE_PERF);
       note_start (&thread->start_ns, event->time_ns);
       /* The kernel copies the creator's name and reports no COMM for it. */
       if (thread->name == NULL)
@@ -615,11 +791,18 @@ handle_sched (WeftWriter           *self,
         }
       break;
     case WEFT_SCHED_EXIT:
-      thread = weft_writer_get_thread (self, event->pid, event->tid);
+      thread = thread_at (self, event->pid, event->tid, event->time_ns, SOURCE_PERF);
+      /* Right after the COMM of a setuid exec, the kernel detaches perf
+       * from the task and says EXIT: it lives on, followed through /proc. */
+      if (event->pid == event->tid && thread->process->perf_detach == DETACH_PENDING)
+        {
+          thread->process->perf_detach = DETACH_DONE;
+          break;
+        }
       note_end (&thread->end_ns, event->time_ns);
       break;
     case WEFT_SCHED_COMM:
-      thread = weft_writer_get_thread (self, event->pid, event->tid);
+      thread = thread_at (self, event->pid, event->tid, event->time_ns, SOURCE_PERF);
       set_name (&thread->name, event->comm, sizeof event->comm);
       if (event->exec || thread->process->comm == NULL)
         set_name (&thread->process->comm, event->comm, sizeof event->comm);
@@ -627,6 +810,21 @@ handle_sched (WeftWriter           *self,
     case WEFT_SCHED_LOST:
       break;
     }
+}
+
+static void
+handle_reach (WeftWriter      *self,
+              const ReachItem *item)
+{
+  WriterProcess *process = weft_writer_get_process (self, item->pid);
+  gboolean secure = g_strcmp0 (item->reason, WEFT_REACH_SECURE) == 0;
+
+  process->reach_reason = item->reason;
+  process->reach_known = TRUE;
+  if (!secure)
+    process->perf_detach = DETACH_NONE;
+  else if (process->perf_detach == DETACH_NONE)
+    process->perf_detach = DETACH_PENDING;
 }
 
 static void
@@ -670,6 +868,9 @@ process_batch (WeftWriter *self,
           break;
         case ITEM_REAPED:
           handle_reaped (self, payload);
+          break;
+        case ITEM_REACH:
+          handle_reach (self, payload);
           break;
         }
       offset += (sizeof (ItemHeader) + header->size + 7) & ~(gsize) 7;

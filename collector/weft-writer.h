@@ -25,8 +25,8 @@ typedef struct
   const char *command;         /* the command line, joined with spaces */
   guint64     start_ns;
   guint64     start_unix_ns;   /* start_ns as wall-clock time */
-  guint64     end_ns;
-  const char *sched_source;    /* "perf" or "proc" */
+  guint64     end_ns;          /* 0: the latest time the agents reported */
+  const char *sched_source;    /* "perf", "proc", or "none" (--recover) */
   guint64     sched_period_ns;
   guint64     sched_lost;      /* records the kernel dropped */
   guint64     session_corrupt; /* ring records that could not be parsed */
@@ -43,7 +43,9 @@ typedef struct
   guint64 lost_events;   /* all of them: agent_lost + sched_lost + corrupt */
   guint64 agent_lost;    /* dropped by agents (full ring, no slot) */
   guint64 sched_lost;    /* dropped by the kernel (full perf buffer) */
-  guint64 duration_ns;   /* filled by the record command */
+  guint64 duration_ns;   /* meta end_ns - start_ns */
+  GPtrArray *uninstrumented; /* "process PID (NAME) was not instrumented: REASON",
+                                one per such process; owned by the caller */
 } WeftWriterSummary;
 
 /* The writer uses trace only from its own thread until finish() returns. */
@@ -63,6 +65,12 @@ void        weft_writer_add_reaped   (WeftWriter             *self,
                                       int                     wait_status,
                                       guint64                 cpu_ns,
                                       guint64                 time_ns);
+
+/* What a look at running process pid found (weft-reach.h): reason is a
+ * WEFT_REACH_* string or NULL when nothing stops the agent there. */
+void        weft_writer_add_reach    (WeftWriter             *self,
+                                      gint32                  pid,
+                                      const char             *reason);
 
 /* Hands the current batch to the writer thread. */
 void        weft_writer_flush        (WeftWriter             *self);

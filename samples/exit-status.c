@@ -1,6 +1,7 @@
-/* exit-status — contended waits, then an exit with a status or a SIGKILL.
+/* exit-status — contended waits, then an exit with a status, a SIGKILL or a
+ * crash.
  *
- * Usage: exit-status [STATUS=7] [--kill]
+ * Usage: exit-status [STATUS=7] [--kill|--segv]
  *
  * `main` starts `worker`, then twice holds a mutex for HOLD_MS while `worker`
  * blocks on it (a contended wait each time, see sample.h). Then:
@@ -8,14 +9,17 @@
  *   in pause();
  * - with --kill, `main` takes the mutex a third time, waits until `worker` is
  *   blocked on it, prints its expect lines and kills the process with
- *   SIGKILL, so that wait never ends and nothing is cleaned up.
+ *   SIGKILL, so that wait never ends and nothing is cleaned up;
+ * - with --segv, the same, but `main` dies of a store through a NULL
+ *   pointer (SIGSEGV; no core file: RLIMIT_CORE is set to 0 first).
  *
  * The trace must show: exactly 2 finished contended 'mutex' waits by `worker`
  * with holder `main`; the process ended with exit_status 7 (or the STATUS
- * given), or with exit_signal 9 and the two waits still in the trace; `weft
- * record` returning the same status (128 + 9 when killed).
+ * given), or with exit_signal 9 (11) and the two waits still in the trace;
+ * `weft record` returning the same status (128 + the signal when killed).
  */
 #include <signal.h>
+#include <sys/resource.h>
 
 #include "sample.h"
 
@@ -49,6 +53,17 @@ worker_main (void *data)
   return NULL;
 }
 
+/* Dies of SIGSEGV the way a buggy program does, without leaving a core. */
+static void
+crash (void)
+{
+  struct rlimit no_core = { 0, 0 };
+  volatile int *nowhere = NULL;
+
+  setrlimit (RLIMIT_CORE, &no_core);
+  *nowhere = 1;
+}
+
 /* One round: `main` holds the lock until `worker` is blocked on it. When
  * release is FALSE it never lets go. */
 static void
@@ -66,8 +81,9 @@ int
 main (int    argc,
       char **argv)
 {
-  const char *usage = "[STATUS=7] [--kill]";
-  int kill_self = argc > 1 && strcmp (argv[argc - 1], "--kill") == 0;
+  const char *usage = "[STATUS=7] [--kill|--segv]";
+  int segv = argc > 1 && strcmp (argv[argc - 1], "--segv") == 0;
+  int kill_self = segv || (argc > 1 && strcmp (argv[argc - 1], "--kill") == 0);
   pthread_t worker;
   long status;
 
@@ -89,9 +105,11 @@ main (int    argc,
     {
       hold_round (0);
       printf ("expect unfinished_waits 1\n");
-      printf ("expect exit_signal %d\n", SIGKILL);
-      printf ("Killing myself with SIGKILL while 'worker' waits for the mutex.\n");
+      printf ("expect exit_signal %d\n", segv ? SIGSEGV : SIGKILL);
+      printf ("Dying of %s while 'worker' waits for the mutex.\n", segv ? "SIGSEGV" : "SIGKILL");
       fflush (stdout);
+      if (segv)
+        crash ();
       raise (SIGKILL);
     }
   printf ("expect exit_status %ld\n", status);

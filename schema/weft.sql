@@ -50,7 +50,8 @@ CREATE TABLE processes (
   exit_status  INTEGER,                         -- exit code 0-255 if it exited; NULL if unknown or killed
   exit_signal  INTEGER,                         -- number of the signal that killed it; NULL otherwise
   cpu_ns       INTEGER,                         -- CPU time (user + system) as the kernel counted it; NULL if unknown
-  instrumented INTEGER NOT NULL DEFAULT 0       -- 1 if the agent ran in it (lock data exists), 0 if only scheduling was seen
+  instrumented INTEGER NOT NULL DEFAULT 0,      -- 1 if the agent ran in its last image (lock data exists), 0 if only scheduling was seen
+  uninstrumented_reason TEXT                    -- why the agent could not run in it when instrumented = 0 ('statically linked', 'setuid or setgid', …), else NULL
 );
 
 -- Every thread of every process. The main thread has tid = pid.
