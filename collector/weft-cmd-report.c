@@ -1,17 +1,16 @@
 /* weft-cmd-report.c — `weft report [FILE]`: what a trace says about
- * concurrency and parallelism, as text for people or JSON for programs.
+ * concurrency and parallelism, as text for people, JSON or CSV for
+ * programs, or one HTML page with charts.
  *
  * The figures come from the trace's derived tables (weft-analysis.c wrote
  * them at the end of `weft record`); weft-report-data.c reads them,
- * weft-report-text.c and weft-report-json.c render them. The whole report is
+ * weft-report-{text,json,csv,html}.c render them. The whole report is
  * built in memory first, so a failure never leaves half a report: on stdout
  * nothing is printed, and -o writes a temporary file renamed over OUT only
  * when complete.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "weft-commands.h"
@@ -25,6 +24,8 @@ typedef enum
 {
   FORMAT_TEXT,
   FORMAT_JSON,
+  FORMAT_CSV,
+  FORMAT_HTML,
 } ReportFormat;
 
 typedef struct
@@ -33,9 +34,11 @@ typedef struct
   char         *format_name;
   char         *output;    /* G_OPTION_ARG_FILENAME */
   char         *span;
-  gint          top;
+  char         *table_name;
+  gint          top;        /* -1: not given */
   char        **files;     /* G_OPTION_REMAINING */
   ReportFormat  format;
+  WeftReportTable table;
   WeftReportOptions report;
 } ReportOptions;
 
@@ -48,14 +51,21 @@ static const char report_description[] =
   "holders, who blocked whom, every thread's states and every process.\n"
   "\n"
   "Options:\n"
-  "  --format text|json  text (the default) is aligned for a terminal, in\n"
+  "  --format FORMAT     text (the default) is aligned for a terminal, in\n"
   "                      human units, coloured only on a terminal and not\n"
   "                      when NO_COLOR is set; json is one object with\n"
-  "                      integer nanoseconds, described in docs/report-json.md\n"
+  "                      integer nanoseconds (docs/report-json.md); csv is\n"
+  "                      one table (--table) for spreadsheets and scripts;\n"
+  "                      html is one self-contained page with a chart of P(t)\n"
+  "                      and C(t), each thread's states over time and the\n"
+  "                      locks with their stacks (docs/report.md)\n"
+  "  --table TABLE       with --format csv, the table to write: locks,\n"
+  "                      threads, processes, waits (every wait) or states\n"
+  "                      (every thread's state intervals)\n"
   "  -o OUT              write to OUT instead of stdout (replaced atomically:\n"
   "                      OUT is never left half-written)\n"
   "  --top N             show the N most waited-for objects and blocking\n"
-  "                      pairs (default 10; 0 shows all)\n"
+  "                      pairs (default 10, and all for csv; 0 shows all)\n"
   "  --span START:END    only the part of the run from START to END, both\n"
   "                      measured from the start of the trace: a number with\n"
   "                      a unit ns (the default), us, ms, s or min, decimals\n"
@@ -70,6 +80,8 @@ static const char report_description[] =
   "  $ weft report                         # weft.db, as text\n"
   "  $ weft report --span 1.5s:2s          # half a second, 1.5 s in\n"
   "  $ weft report run.db --format json -o run.json --top 0\n"
+  "  $ weft report --format html -o report.html\n"
+  "  $ weft report --format csv --table threads -o threads.csv\n"
   "\n"
   "Exit status: 0 when the report was written, 1 when the trace could not\n"
   "be read or the output not written, 2 on a usage error (bad option,\n"
@@ -171,6 +183,7 @@ options_clear (ReportOptions *options)
   g_free (options->format_name);
   g_free (options->output);
   g_free (options->span);
+  g_free (options->table_name);
   g_strfreev (options->files);
 }
 
@@ -190,7 +203,8 @@ parse_options (int            argc,
                ReportOptions *options)
 {
   const GOptionEntry entries[] = {
-    { "format", 'f', 0, G_OPTION_ARG_STRING, &options->format_name, "text (default) or json", "FORMAT" },
+    { "format", 'f', 0, G_OPTION_ARG_STRING, &options->format_name, "text (default), json, csv or html", "FORMAT" },
+    { "table", 0, 0, G_OPTION_ARG_STRING, &options->table_name, "With --format csv: locks, threads, processes, waits or states", "TABLE" },
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &options->output, "Write to OUT instead of stdout", "OUT" },
     { "top", 0, 0, G_OPTION_ARG_INT, &options->top, "Objects and blocking pairs to show (default 10, 0 = all)", "N" },
     { "span", 0, 0, G_OPTION_ARG_STRING, &options->span, "Only the time from START to END (see below)", "START:END" },
@@ -202,7 +216,7 @@ parse_options (int            argc,
   g_autoptr(GError) error = NULL;
   g_autofree char *message = NULL;
 
-  options->top = DEFAULT_TOP;
+  options->top = -1;
   g_option_context_set_summary (context, "Report how the threads of a recorded trace ran, waited "
                                          "and contended (FILE: default weft.db).");
   g_option_context_set_description (context, report_description);
@@ -224,13 +238,30 @@ parse_options (int            argc,
     options->format = FORMAT_TEXT;
   else if (strcmp (options->format_name, "json") == 0)
     options->format = FORMAT_JSON;
+  else if (strcmp (options->format_name, "csv") == 0)
+    options->format = FORMAT_CSV;
+  else if (strcmp (options->format_name, "html") == 0)
+    options->format = FORMAT_HTML;
   else
     {
-      message = g_strdup_printf ("unknown format '%s': use text or json", options->format_name);
+      message = g_strdup_printf ("unknown format '%s': use text, json, csv or html", options->format_name);
       return usage_error (message);
     }
-  if (options->top < 0)
+  if (options->format == FORMAT_CSV && options->table_name == NULL)
+    return usage_error ("--format csv needs --table locks|threads|processes|waits|states");
+  if (options->format != FORMAT_CSV && options->table_name != NULL)
+    return usage_error ("--table goes with --format csv");
+  if (options->table_name != NULL && !weft_report_table_from_name (options->table_name, &options->table))
+    {
+      message = g_strdup_printf ("unknown table '%s': use locks, threads, processes, waits or states",
+                                 options->table_name);
+      return usage_error (message);
+    }
+  if (options->top < -1)
     return usage_error ("--top needs a count of 0 or more");
+  /* A table for programs is complete unless asked otherwise. */
+  if (options->top == -1)
+    options->top = options->format == FORMAT_CSV ? 0 : DEFAULT_TOP;
   options->report.top = (guint) options->top;
   if (options->span != NULL && !parse_span (options->span, &options->report, &message))
     return usage_error (message);
@@ -249,16 +280,6 @@ fail (const char *message)
   fflush (stdout);
   fprintf (stderr, "weft report: %s\n", safe);
   return 1;
-}
-
-static gboolean
-same_file (const char *a,
-           const char *b)
-{
-  struct stat st_a, st_b;
-
-  return stat (a, &st_a) == 0 && stat (b, &st_b) == 0
-         && st_a.st_dev == st_b.st_dev && st_a.st_ino == st_b.st_ino;
 }
 
 /* Colour only for a terminal that has not asked for none (no-color.org). */
@@ -280,20 +301,33 @@ write_output (const ReportOptions *options,
 {
   g_autoptr(GError) error = NULL;
 
-  if (options->output == NULL)
-    {
-      if (fwrite (text->str, 1, text->len, stdout) != text->len || fflush (stdout) != 0)
-        {
-          g_autofree char *message = g_strdup_printf ("cannot write the report: %s", g_strerror (errno));
-          return fail (message);
-        }
-      return 0;
-    }
-  /* A temporary file beside OUT, renamed over it once complete. */
-  if (!g_file_set_contents_full (options->output, text->str, text->len,
-                                 G_FILE_SET_CONTENTS_CONSISTENT, 0666, &error))
+  if (!weft_report_write_out (options->output, text, &error))
     return fail (error->message);
   return 0;
+}
+
+/* Renders the whole report into text; FALSE with error if a query failed. */
+static gboolean
+render (const ReportOptions  *options,
+        const WeftReport     *report,
+        WeftTrace            *trace,
+        GString              *text,
+        GError              **error)
+{
+  switch (options->format)
+    {
+    case FORMAT_JSON:
+      weft_report_write_json (report, text);
+      return TRUE;
+    case FORMAT_CSV:
+      return weft_report_write_csv (report, trace, options->table, text, error);
+    case FORMAT_HTML:
+      return weft_report_write_html (report, trace, text, error);
+    case FORMAT_TEXT:
+    default:
+      weft_report_write_text (report, want_colour (options), text);
+      return TRUE;
+    }
 }
 
 int
@@ -312,7 +346,7 @@ weft_cmd_report (int    argc,
     goto out;
 
   path = options.files != NULL && options.files[0] != NULL ? options.files[0] : DEFAULT_TRACE;
-  if (options.output != NULL && same_file (path, options.output))
+  if (options.output != NULL && weft_report_same_file (path, options.output))
     {
       status = usage_error ("-o names the trace itself; choose another output file");
       goto out;
@@ -332,10 +366,11 @@ weft_cmd_report (int    argc,
     }
 
   text = g_string_new (NULL);
-  if (options.format == FORMAT_JSON)
-    weft_report_write_json (report, text);
-  else
-    weft_report_write_text (report, want_colour (&options), text);
+  if (!render (&options, report, trace, text, &error))
+    {
+      status = fail (error->message);
+      goto out;
+    }
   status = write_output (&options, text);
 
 out:

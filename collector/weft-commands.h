@@ -17,4 +17,5 @@ typedef struct
 int weft_cmd_record (int argc, char **argv);
 int weft_cmd_info   (int argc, char **argv);
 int weft_cmd_report (int argc, char **argv);
+int weft_cmd_export (int argc, char **argv);
 int weft_cmd_view   (int argc, char **argv);

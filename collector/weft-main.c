@@ -10,6 +10,7 @@
 static const WeftCommand commands[] = {
   { "record", "run a program and record how its threads ran and waited", weft_cmd_record },
   { "report", "show how a trace's threads ran, waited and contended",     weft_cmd_report },
+  { "export", "write a trace for Perfetto, chrome://tracing or flame graphs", weft_cmd_export },
   { "info",   "print a trace's header facts and table sizes",             weft_cmd_info },
   { "view",   "show a trace in the timeline viewer (weft-view)",         weft_cmd_view },
 };

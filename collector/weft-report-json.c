@@ -2,11 +2,13 @@
  *
  * A small writer of our own: names are fixed ASCII, numbers are integers
  * (nanoseconds, counts) or fixed-point decimals written without the locale,
- * and every string from the trace goes through append_string(), which
- * escapes quotes, backslashes, control characters, U+2028/U+2029 and the
- * HTML-significant < > & (so the JSON can be pasted into a <script>), and
- * replaces bytes that are not UTF-8 with U+FFFD: the output is always valid
- * UTF-8 JSON, whatever the traced program named its threads.
+ * and every string from the trace goes through
+ * weft_report_append_json_string() (weft-report-output.c, shared with
+ * `weft export --format chrome`), which escapes quotes, backslashes, control
+ * characters, U+2028/U+2029 and the HTML-significant < > & (so the JSON can
+ * be pasted into a <script>), and replaces bytes that are not UTF-8 with
+ * U+FFFD: the output is always valid UTF-8 JSON, whatever the traced program
+ * named its threads.
  */
 #include <math.h>
 #include <string.h>
@@ -24,37 +26,7 @@ static void
 append_string (GString    *out,
                const char *text)
 {
-  const char *p = text;
-
-  g_string_append_c (out, '"');
-  while (*p != '\0')
-    {
-      gunichar c = g_utf8_get_char_validated (p, -1);
-
-      if (c == (gunichar) -1 || c == (gunichar) -2)
-        {
-          g_string_append (out, "\\ufffd");
-          p++;
-          continue;
-        }
-      switch (c)
-        {
-        case '"': g_string_append (out, "\\\""); break;
-        case '\\': g_string_append (out, "\\\\"); break;
-        case '\n': g_string_append (out, "\\n"); break;
-        case '\r': g_string_append (out, "\\r"); break;
-        case '\t': g_string_append (out, "\\t"); break;
-        case '\b': g_string_append (out, "\\b"); break;
-        case '\f': g_string_append (out, "\\f"); break;
-        default:
-          if (c < 0x20 || c == 0x7f || c == '<' || c == '>' || c == '&' || c == 0x2028 || c == 0x2029)
-            g_string_append_printf (out, "\\u%04x", c);
-          else
-            g_string_append_len (out, p, g_utf8_next_char (p) - p);
-        }
-      p = g_utf8_next_char (p);
-    }
-  g_string_append_c (out, '"');
+  weft_report_append_json_string (out, text);
 }
 
 static void

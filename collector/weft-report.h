@@ -1,6 +1,10 @@
 /* weft-report.h — what `weft report` shows, read from a trace's derived
- * tables (weft-report-data.c), and its renderings as text (weft-report-text.c)
- * and JSON (weft-report-json.c). docs/report-json.md describes the JSON.
+ * tables (weft-report-data.c), and its renderings as text (weft-report-text.c),
+ * JSON (weft-report-json.c), CSV (weft-report-csv.c) and HTML
+ * (weft-report-html.c); the time series that the HTML chart and `weft export`
+ * draw (weft-report-series.c); the escaping and output shared by every
+ * renderer and exporter (weft-report-output.c). docs/report-json.md describes
+ * the JSON, docs/report.md the CSV and HTML.
  *
  * A WeftReport is plain data: loading does all the SQL, rendering none. All
  * strings in it are the trace's own, untrusted, unescaped text: each renderer
@@ -163,6 +167,105 @@ void        weft_report_write_text   (const WeftReport        *report,
                                       GString                 *out);
 void        weft_report_write_json   (const WeftReport        *report,
                                       GString                 *out);
+
+/* The tables of `weft report --format csv --table NAME`. */
+typedef enum
+{
+  WEFT_REPORT_TABLE_LOCKS,
+  WEFT_REPORT_TABLE_THREADS,
+  WEFT_REPORT_TABLE_PROCESSES,
+  WEFT_REPORT_TABLE_WAITS,
+  WEFT_REPORT_TABLE_STATES,
+  WEFT_REPORT_N_TABLES
+} WeftReportTable;
+
+/* "locks", "threads", …; static strings. */
+const char *weft_report_table_name      (WeftReportTable  table);
+/* FALSE if name is not one of them. */
+gboolean    weft_report_table_from_name (const char      *name,
+                                         WeftReportTable *table);
+
+/* Appends one CSV table (RFC 4180: a header row, records ending in CRLF,
+ * fields quoted by weft_report_append_csv_text; times in integer ns,
+ * relative to the trace's start). locks, threads and processes come from
+ * report; waits and states are read from trace (the connection report was
+ * loaded from): the rows that overlap the report's span. */
+gboolean    weft_report_write_csv    (const WeftReport        *report,
+                                      WeftTrace               *trace,
+                                      WeftReportTable          table,
+                                      GString                 *out,
+                                      GError                 **error);
+
+/* Appends one self-contained XHTML-compatible page: the summary, a chart of
+ * P(t) and C(t), each thread's states, the locks with their stacks. Reads the
+ * profile and thread_states from trace (the connection report came from). */
+gboolean    weft_report_write_html   (const WeftReport        *report,
+                                      WeftTrace               *trace,
+                                      GString                 *out,
+                                      GError                 **error);
+
+/* Series over time, downsampled to columns (weft-report-series.c) */
+
+/* The profile over [start_ns, end_ns) cut into n_columns equal columns
+ * (fewer if the span is shorter than n_columns ns): per column and state,
+ * the time-weighted mean number of threads in that state. */
+typedef struct
+{
+  gint64  start_ns;     /* absolute */
+  gint64  end_ns;
+  guint   n_columns;
+  double *means;        /* n_columns × WEFT_N_STATES, column-major: means[c * WEFT_N_STATES + s] */
+} WeftReportSeries;
+
+WeftReportSeries *weft_report_series_load (WeftTrace  *trace,
+                                           gint64      start_ns,
+                                           gint64      end_ns,
+                                           guint       n_columns,
+                                           GError    **error);
+void              weft_report_series_free (WeftReportSeries *series);
+
+/* Absolute start of column (0 ≤ column ≤ n_columns: n_columns gives the end). */
+gint64            weft_report_series_column_start (const WeftReportSeries *series,
+                                                   guint                   column);
+
+/* Each thread's states over [start_ns, end_ns) in n_columns columns: per
+ * column, the state it spent most of its alive time in, or WEFT_N_STATES
+ * when it was not alive in the column. Returns thread id (gint64 *) →
+ * guint8 array of n_columns (both freed by the table); threads with no state
+ * in the span are absent. */
+GHashTable       *weft_report_strips_load (WeftTrace  *trace,
+                                           gint64      start_ns,
+                                           gint64      end_ns,
+                                           guint       n_columns,
+                                           GError    **error);
+
+/* Escaping and output (weft-report-output.c) */
+
+/* Appends text (NULL = "") as a JSON string with its quotes: ", \, control
+ * characters, U+2028/U+2029 and < > & escaped; bytes that are not UTF-8
+ * become U+FFFD. */
+void        weft_report_append_json_string (GString    *out,
+                                            const char *text);
+/* Appends text (NULL = "") as one CSV field: quoted when it holds a comma,
+ * quote, CR or LF, quotes doubled; a leading = + - @ TAB or CR gets a ' in
+ * front (spreadsheets would run it as a formula); bytes that are not UTF-8
+ * become U+FFFD; anything else is kept as it is. */
+void        weft_report_append_csv_text    (GString    *out,
+                                            const char *text);
+/* Appends text (NULL = "") for HTML/XML content or attribute values: made
+ * visible as weft_text_escape() does (control characters, bidi controls,
+ * bad UTF-8), then & < > " ' escaped. */
+void        weft_report_append_html        (GString    *out,
+                                            const char *text);
+
+/* TRUE if both paths exist and are the same file. */
+gboolean    weft_report_same_file          (const char *a,
+                                            const char *b);
+/* Writes text to stdout (output NULL) or to output through a temporary
+ * file renamed over it when complete: output is never left half-written. */
+gboolean    weft_report_write_out          (const char     *output,
+                                            const GString  *text,
+                                            GError        **error);
 
 #define WEFT_REPORT_ERROR (weft_report_error_quark ())
 

@@ -659,7 +659,8 @@ test_bad_format (void)
   g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
   g_test_trap_assert_failed ();
   g_test_trap_assert_stdout ("[status 2]\n");
-  g_test_trap_assert_stderr ("weft report: unknown format 'xml': use text or json; see 'weft report --help'\n");
+  g_test_trap_assert_stderr ("weft report: unknown format 'xml': use text, json, csv or html; "
+                             "see 'weft report --help'\n");
 }
 
 static void
@@ -737,6 +738,375 @@ test_help (void)
   g_test_trap_assert_stderr ("");
 }
 
+/* CSV */
+
+/* A strict RFC 4180 reader: records end in CRLF; a field is either quoted
+ * (quotes inside doubled, followed by a comma or the end of the record) or
+ * holds no quote, CR or LF. Fails the test on anything else. Returns the
+ * records, each a GStrv. */
+static GPtrArray *
+parse_csv (const char *text)
+{
+  GPtrArray *records = g_ptr_array_new_with_free_func ((GDestroyNotify) g_strfreev);
+  const char *p = text;
+
+  while (*p != '\0')
+    {
+      g_autoptr(GStrvBuilder) fields = g_strv_builder_new ();
+
+      for (;;)
+        {
+          g_autoptr(GString) field = g_string_new (NULL);
+
+          if (*p == '"')
+            {
+              for (p++;; p++)
+                {
+                  if (*p == '\0')
+                    g_error ("CSV: unterminated quoted field");
+                  if (*p == '"' && p[1] == '"')
+                    {
+                      g_string_append_c (field, '"');
+                      p++;
+                    }
+                  else if (*p == '"')
+                    break;
+                  else
+                    g_string_append_c (field, *p);
+                }
+              p++;
+            }
+          else
+            for (; *p != ',' && *p != '\r' && *p != '\0'; p++)
+              {
+                if (*p == '"' || *p == '\n')
+                  g_error ("CSV: quote or LF in an unquoted field at %.20s", p);
+                g_string_append_c (field, *p);
+              }
+          g_strv_builder_add (fields, field->str);
+          if (*p == ',')
+            {
+              p++;
+              continue;
+            }
+          if (p[0] != '\r' || p[1] != '\n')
+            g_error ("CSV: a record must end in CRLF, found %.10s", p);
+          p += 2;
+          break;
+        }
+      g_ptr_array_add (records, g_strv_builder_end (fields));
+    }
+  return records;
+}
+
+/* The index of a column by its header name. */
+static guint
+csv_column (GPtrArray  *records,
+            const char *name)
+{
+  char **header = records->pdata[0];
+
+  for (guint i = 0; header[i] != NULL; i++)
+    if (strcmp (header[i], name) == 0)
+      return i;
+  g_error ("CSV: no column %s", name);
+}
+
+/* Every record has as many fields as the header. */
+static void
+assert_rectangular (GPtrArray *records)
+{
+  guint columns;
+
+  g_assert_cmpuint (records->len, >=, 1);
+  columns = g_strv_length (records->pdata[0]);
+  for (guint i = 1; i < records->len; i++)
+    g_assert_cmpuint (g_strv_length (records->pdata[i]), ==, columns);
+}
+
+static GPtrArray *
+report_csv (const char *trace,
+            const char *table)
+{
+  g_autofree char *text = report_text (trace, "--format", "csv", "--table", table, NULL);
+
+  g_assert_true (g_utf8_validate (text, -1, NULL));
+  return parse_csv (text);
+}
+
+static void
+test_csv_tables (void)
+{
+  static const char * const tables[] = { "locks", "threads", "processes", "waits", "states" };
+  g_autofree char *path = test_file ("evil.db");
+
+  g_test_summary ("Every CSV table parses back with a strict RFC 4180 reader, each record "
+                  "with the header's column count, and the thread named with HTML, a comma, "
+                  "quotes, a newline and an ESC comes back exactly.");
+  make_lock_trace (path, EVIL_NAME, TRUE);
+  for (gsize t = 0; t < G_N_ELEMENTS (tables); t++)
+    {
+      g_autoptr(GPtrArray) records = report_csv (path, tables[t]);
+
+      g_test_message ("%s: %u records", tables[t], records->len);
+      assert_rectangular (records);
+      g_assert_cmpuint (records->len, >, 1);
+    }
+  {
+    g_autoptr(GPtrArray) threads = report_csv (path, "threads");
+    g_autoptr(GPtrArray) waits = report_csv (path, "waits");
+    guint name = csv_column (threads, "name");
+    guint waiter = csv_column (waits, "thread");
+    guint kind = csv_column (waits, "kind");
+    gboolean found = FALSE;
+
+    g_assert_cmpstr (((char **) threads->pdata[2])[name], ==, EVIL_NAME);
+    for (guint i = 1; i < waits->len; i++)
+      if (strcmp (((char **) waits->pdata[i])[kind], "mutex") == 0)
+        {
+          g_assert_cmpstr (((char **) waits->pdata[i])[waiter], ==, EVIL_NAME);
+          found = TRUE;
+        }
+    g_assert_true (found);
+  }
+}
+
+static void
+test_csv_figures (void)
+{
+  g_autofree char *path = test_file ("lock.db");
+  g_autoptr(GPtrArray) locks = NULL;
+  g_autoptr(GPtrArray) threads = NULL;
+  g_autoptr(GPtrArray) states = NULL;
+  g_autoptr(GPtrArray) waits = NULL;
+  g_autoptr(GPtrArray) span_states = NULL;
+  gint64 waiter_ns = 0, span_ns = 0;
+
+  g_test_summary ("The CSV tables carry the report's figures in integer ns: the lock's waits, "
+                  "the waiter's lock time, states that add up to each thread's life (also "
+                  "clipped to a span), waits with their real times from the trace start.");
+  make_lock_trace (path, "waiter", TRUE);
+  locks = report_csv (path, "locks");
+  g_assert_cmpstr (((char **) locks->pdata[1])[csv_column (locks, "name")], ==, "counter_lock");
+  g_assert_cmpstr (((char **) locks->pdata[1])[csv_column (locks, "wait_total_ns")], ==, "110000000");
+  g_assert_cmpstr (((char **) locks->pdata[1])[csv_column (locks, "acquisitions")], ==, "60");
+  threads = report_csv (path, "threads");
+  g_assert_cmpuint (threads->len, ==, 4);
+  g_assert_cmpstr (((char **) threads->pdata[2])[csv_column (threads, "lock_ns")], ==, "100000000");
+  g_assert_cmpstr (((char **) threads->pdata[2])[csv_column (threads, "life_ns")], ==, "1000000000");
+  states = report_csv (path, "states");
+  for (guint i = 1; i < states->len; i++)
+    if (strcmp (((char **) states->pdata[i])[csv_column (states, "tid")], "101") == 0)
+      waiter_ns += g_ascii_strtoll (((char **) states->pdata[i])[csv_column (states, "duration_ns")], NULL, 10);
+  g_assert_cmpint (waiter_ns, ==, S);
+  waits = report_csv (path, "waits");
+  g_assert_cmpstr (((char **) waits->pdata[1])[csv_column (waits, "start_ns")], ==, "100000000");
+  g_assert_cmpstr (((char **) waits->pdata[1])[csv_column (waits, "kind")], ==, "sleep");
+  g_assert_cmpstr (((char **) waits->pdata[2])[csv_column (waits, "holder")], ==, "holder");
+  g_assert_cmpstr (((char **) waits->pdata[2])[csv_column (waits, "wait_ns")], ==, "110000000");
+
+  {
+    g_autofree char *text = report_text (path, "--format", "csv", "--table", "states", "--span", "150ms:250ms", NULL);
+
+    span_states = parse_csv (text);
+  }
+  for (guint i = 1; i < span_states->len; i++)
+    if (strcmp (((char **) span_states->pdata[i])[csv_column (span_states, "tid")], "101") == 0)
+      span_ns += g_ascii_strtoll (((char **) span_states->pdata[i])[csv_column (span_states, "duration_ns")], NULL, 10);
+  g_assert_cmpint (span_ns, ==, 100 * MS);
+}
+
+static void
+test_csv_formula (void)
+{
+  g_autofree char *path = test_file ("formula.db");
+  g_autoptr(GPtrArray) threads = NULL;
+
+  g_test_summary ("A name a spreadsheet would run as a formula gets a leading apostrophe.");
+  make_lock_trace (path, "=HYPERLINK(\"http://x\")", TRUE);
+  threads = report_csv (path, "threads");
+  g_assert_cmpstr (((char **) threads->pdata[2])[csv_column (threads, "name")], ==, "'=HYPERLINK(\"http://x\")");
+}
+
+static void
+test_csv_needs_table (void)
+{
+  g_autofree char *path = test_file ("lock.db");
+
+  if (g_test_subprocess ())
+    {
+      if (g_strcmp0 (g_getenv ("WEFT_TEST_CSV_CASE"), "none") == 0)
+        run_report (path, "--format", "csv", NULL);
+      else if (g_strcmp0 (g_getenv ("WEFT_TEST_CSV_CASE"), "bad") == 0)
+        run_report (path, "--format", "csv", "--table", "frames", NULL);
+      else
+        run_report (path, "--table", "locks", NULL);
+    }
+
+  g_test_summary ("--format csv without --table, an unknown table, or --table without csv: "
+                  "one line, exit 2.");
+  make_lock_trace (path, "waiter", TRUE);
+  g_setenv ("WEFT_TEST_CSV_CASE", "none", TRUE);
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_failed ();
+  g_test_trap_assert_stdout ("[status 2]\n");
+  g_test_trap_assert_stderr ("weft report: --format csv needs --table *; see 'weft report --help'\n");
+  g_setenv ("WEFT_TEST_CSV_CASE", "bad", TRUE);
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_failed ();
+  g_test_trap_assert_stderr ("weft report: unknown table 'frames'*\n");
+  g_setenv ("WEFT_TEST_CSV_CASE", "html", TRUE);
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_failed ();
+  g_test_trap_assert_stderr ("weft report: --table goes with --format csv*\n");
+}
+
+/* HTML */
+
+typedef struct
+{
+  GString *text;       /* all text content, concatenated */
+  guint    elements;
+  guint    scripts;    /* <script> elements */
+  guint    svgs;
+  guint    details;
+  guint    external;   /* attributes that would fetch something: src, href */
+} PageStats;
+
+static void
+page_start (GMarkupParseContext  *context,
+            const char           *element,
+            const char          **names,
+            const char          **values,
+            gpointer              data,
+            GError              **error)
+{
+  PageStats *stats = data;
+
+  stats->elements++;
+  stats->scripts += strcmp (element, "script") == 0;
+  stats->svgs += strcmp (element, "svg") == 0;
+  stats->details += strcmp (element, "details") == 0;
+  for (guint i = 0; names[i] != NULL; i++)
+    stats->external += strcmp (names[i], "src") == 0 || strcmp (names[i], "href") == 0;
+}
+
+static void
+page_text (GMarkupParseContext *context,
+           const char          *text,
+           gsize                len,
+           gpointer             data,
+           GError             **error)
+{
+  g_string_append_len (((PageStats *) data)->text, text, len);
+}
+
+/* Parses the page strictly as XML; fails the test if it is not well-formed. */
+static void
+parse_page (const char *html,
+            PageStats  *stats)
+{
+  static const GMarkupParser parser = { page_start, NULL, page_text, NULL, NULL };
+  g_autoptr(GMarkupParseContext) context = g_markup_parse_context_new (&parser, 0, stats, NULL);
+  g_autoptr(GError) error = NULL;
+
+  stats->text = g_string_new (NULL);
+  if (!g_markup_parse_context_parse (context, html, -1, &error)
+      || !g_markup_parse_context_end_parse (context, &error))
+    g_error ("the HTML is not well-formed: %s", error->message);
+}
+
+static void
+test_html_page (void)
+{
+  g_autofree char *path = test_file ("evil.db");
+  g_autofree char *html = NULL;
+  PageStats stats = { 0 };
+
+  g_test_summary ("The HTML page is well-formed XML, has no script and fetches nothing, "
+                  "draws the chart and the thread strips as SVG with the lock's stacks in "
+                  "<details>, and shows the evil name only escaped.");
+  make_lock_trace (path, EVIL_NAME, TRUE);
+  html = report_text (path, "--format", "html", NULL);
+  g_assert_true (g_utf8_validate (html, -1, NULL));
+  parse_page (html, &stats);
+  g_assert_cmpuint (stats.scripts, ==, 0);
+  g_assert_cmpuint (stats.external, ==, 0);
+  g_assert_cmpuint (stats.svgs, ==, 2);
+  g_assert_cmpuint (stats.details, ==, 1);
+  g_assert_null (strstr (html, "<script"));
+  g_assert_null (strstr (html, "\x1b"));
+  g_assert_null (strstr (html, "url("));
+  g_assert_nonnull (strstr (html, "&lt;script&gt;alert(1)&lt;/script&gt;,&quot;x&quot;\\x0a\\x1b[31m"));
+  /* Parsed back, the text shows the name as the terminal report does. */
+  g_assert_nonnull (strstr (stats.text->str, "<script>alert(1)</script>,\"x\"\\x0a\\x1b[31m"));
+  /* The summary has the text report's figures. */
+  g_assert_nonnull (strstr (stats.text->str, "mean parallelism1.90"));
+  g_assert_nonnull (strstr (stats.text->str, "mean concurrency2.10"));
+  g_assert_nonnull (strstr (stats.text->str, "verdict: parallel: 1.90 of 2 CPUs busy"));
+  g_assert_nonnull (strstr (stats.text->str, "add_one"));
+  g_string_free (stats.text, TRUE);
+}
+
+static void
+test_html_big (void)
+{
+  g_autofree char *path = test_file ("big.db");
+  g_autofree char *html = NULL;
+  g_autoptr(GError) error = NULL;
+  PageStats stats = { 0 };
+  WeftTrace *trace;
+
+  g_test_summary ("A trace of 200 000 events makes a page of bounded size: the chart and the "
+                  "strips are downsampled to columns.");
+  g_unlink (path);
+  trace = report_fixture_create (path, S, 4);
+  report_fixture_big (trace, 6, 200000, S);
+  g_assert_true (weft_analysis_run (trace, &error));
+  weft_trace_free (trace);
+  html = report_text (path, "--format", "html", NULL);
+  parse_page (html, &stats);
+  g_test_message ("%zu bytes", strlen (html));
+  g_assert_cmpuint (strlen (html), <, 1500000);
+  g_string_free (stats.text, TRUE);
+}
+
+static void
+test_html_screenshot (void)
+{
+  const char *chromium = "/usr/bin/chromium";
+  g_autofree char *path = test_file ("lock.db");
+  g_autofree char *page = test_file ("page.html");
+  g_autofree char *png = test_file ("page.png");
+  g_autofree char *screenshot = g_strdup_printf ("--screenshot=%s", png);
+  g_autofree char *url = NULL;
+  g_autofree char *html = NULL;
+  g_autoptr(GError) error = NULL;
+  gint status = -1;
+
+  g_test_summary ("Smoke check: headless Chromium renders the page to a PNG (skipped "
+                  "without /usr/bin/chromium).");
+  if (!g_file_test (chromium, G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("no /usr/bin/chromium");
+      return;
+    }
+  make_lock_trace (path, "waiter", TRUE);
+  html = report_text (path, "--format", "html", NULL);
+  g_assert_true (g_file_set_contents (page, html, -1, NULL));
+  url = g_filename_to_uri (page, NULL, NULL);
+  {
+    const char *argv[] = { chromium, "--headless", "--no-sandbox", "--disable-gpu", screenshot,
+                           "--window-size=1280,1600", url, NULL };
+
+    g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
+                                 NULL, NULL, NULL, NULL, &status, &error));
+  }
+  g_assert_no_error (error);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  g_assert_true (g_file_test (png, G_FILE_TEST_IS_REGULAR));
+}
+
 static void
 remove_dir (const char *path)
 {
@@ -790,6 +1160,13 @@ main (int    argc,
   g_test_add_func ("/report/output/trace-itself", test_output_to_trace);
   g_test_add_func ("/report/output/unwritable", test_output_unwritable);
   g_test_add_func ("/report/help", test_help);
+  g_test_add_func ("/report/csv/tables", test_csv_tables);
+  g_test_add_func ("/report/csv/figures", test_csv_figures);
+  g_test_add_func ("/report/csv/formula", test_csv_formula);
+  g_test_add_func ("/report/csv/needs-table", test_csv_needs_table);
+  g_test_add_func ("/report/html/page", test_html_page);
+  g_test_add_func ("/report/html/big", test_html_big);
+  g_test_add_func ("/report/html/screenshot", test_html_screenshot);
 
   status = g_test_run ();
   if (dir != NULL)

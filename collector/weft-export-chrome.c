@@ -1,0 +1,367 @@
+/* weft-export-chrome.c — a trace in Chrome's Trace Event Format
+ * (weft-export.h, docs/export.md), which Perfetto UI and chrome://tracing
+ * open.
+ *
+ * One JSON object: metadata ("M") names every process and thread, every
+ * thread_states row is a complete event ("X") on its thread's track, and the
+ * profile gives two counter tracks ("C"), P(t) and C(t), on the root
+ * process. Times are microseconds from the trace's start, written from the
+ * integer nanoseconds with exactly three decimals (no rounding, no locale).
+ * Every string from the trace goes through weft_report_append_json_string.
+ */
+#include <string.h>
+
+#include "weft-analysis.h"
+#include "weft-export.h"
+#include "weft-report.h"
+
+typedef struct
+{
+  WeftTrace *trace;
+  GString   *out;
+  gint64     start_ns;
+  gint64     end_ns;
+  gint32     counter_pid;   /* the process that carries the counter tracks */
+  gboolean   first_event;
+} Chrome;
+
+/* Starts an event of traceEvents: a comma and a new line after the previous. */
+static GString *
+event (Chrome *chrome)
+{
+  g_string_append (chrome->out, chrome->first_event ? "\n{" : ",\n{");
+  chrome->first_event = FALSE;
+  return chrome->out;
+}
+
+/* chrome://tracing's reserved colour names, per state (Perfetto picks its own). */
+static const char * const state_cnames[WEFT_N_STATES] = {
+  "thread_state_running", "thread_state_runnable", "terrible", "thread_state_sleeping",
+  "thread_state_iowait", "thread_state_sleeping", "thread_state_uninterruptible",
+};
+
+/* ns after the start as µs: "-12.345" for -12345 ns. */
+static void
+append_us (GString *out,
+           gint64   ns)
+{
+  guint64 magnitude = ns < 0 ? (guint64) 0 - (guint64) ns : (guint64) ns;
+
+  g_string_append_printf (out, "%s%" G_GUINT64_FORMAT ".%03u", ns < 0 ? "-" : "",
+                          magnitude / 1000, (guint) (magnitude % 1000));
+}
+
+static void
+string_member (GString    *out,
+               const char *name,
+               const char *untrusted)
+{
+  g_string_append_printf (out, ",\"%s\":", name);
+  weft_report_append_json_string (out, untrusted);
+}
+
+static gboolean
+sql_done (Chrome        *chrome,
+          sqlite3_stmt  *stmt,
+          int            rc,
+          GError       **error)
+{
+  sqlite3_reset (stmt);
+  if (rc != SQLITE_DONE)
+    return weft_trace_sql_error (chrome->trace, sqlite3_sql (stmt), error);
+  return TRUE;
+}
+
+static gboolean
+meta_int (WeftTrace  *trace,
+          const char *key,
+          gint64     *value)
+{
+  g_autofree char *text = weft_trace_get_meta (trace, key);
+
+  return text != NULL && g_ascii_string_to_signed (text, 10, G_MININT64, G_MAXINT64, value, NULL);
+}
+
+/* The trace's start and end: meta, or the profile's extent for a trace
+ * that did not finish. */
+static gboolean
+load_extent (Chrome  *chrome,
+             GError **error)
+{
+  static const char sql[] = "SELECT min(start_ns), max(end_ns) FROM profile";
+  sqlite3_stmt *stmt = weft_trace_prepare (chrome->trace, sql, error);
+  gboolean has_start = meta_int (chrome->trace, "start_ns", &chrome->start_ns);
+  gboolean has_end = meta_int (chrome->trace, "end_ns", &chrome->end_ns);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  if ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      if (!has_start)
+        chrome->start_ns = sqlite3_column_int64 (stmt, 0);
+      if (!has_end)
+        chrome->end_ns = sqlite3_column_int64 (stmt, 1);
+      rc = SQLITE_DONE;
+    }
+  chrome->end_ns = MAX (chrome->end_ns, chrome->start_ns);
+  return sql_done (chrome, stmt, rc, error);
+}
+
+static void
+write_header (Chrome *chrome)
+{
+  g_autofree char *command = weft_trace_get_meta (chrome->trace, "command");
+  GString *out = chrome->out;
+
+  g_string_append (out, "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"generator\":\"weft export\"");
+  string_member (out, "trace", weft_trace_get_path (chrome->trace));
+  string_member (out, "command", command);
+  g_string_append_printf (out, ",\"start_ns\":%" G_GINT64_FORMAT ",\"duration_ns\":%" G_GINT64_FORMAT,
+                          chrome->start_ns, chrome->end_ns - chrome->start_ns);
+}
+
+/* process_name / thread_name metadata, and sort indexes in trace order. */
+static gboolean
+write_names (Chrome  *chrome,
+             GError **error)
+{
+  static const char processes_sql[] =
+    "SELECT pid, command, parent_id FROM processes ORDER BY id";
+  static const char threads_sql[] =
+    "SELECT p.pid, t.tid, t.name FROM threads t LEFT JOIN processes p ON p.id = t.process_id ORDER BY t.id";
+  GString *out = chrome->out;
+  sqlite3_stmt *stmt = weft_trace_prepare (chrome->trace, processes_sql, error);
+  gint64 index = 0;
+  gboolean have_root = FALSE;
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      gint32 pid = sqlite3_column_int (stmt, 0);
+      const char *command = (const char *) sqlite3_column_text (stmt, 1);
+      g_autofree char *name = command != NULL ? g_strdup (command) : g_strdup_printf ("pid %d", pid);
+
+      /* The counters go on the root process (the first one without a parent). */
+      if (index == 0 || (!have_root && sqlite3_column_type (stmt, 2) == SQLITE_NULL))
+        {
+          chrome->counter_pid = pid;
+          have_root = sqlite3_column_type (stmt, 2) == SQLITE_NULL;
+        }
+      g_string_append_printf (event (chrome), "\"ph\":\"M\",\"name\":\"process_name\",\"pid\":%d,\"tid\":0,"
+                                   "\"args\":{\"name\":", pid);
+      weft_report_append_json_string (out, name);
+      g_string_append_printf (out, "}},\n{\"ph\":\"M\",\"name\":\"process_sort_index\",\"pid\":%d,\"tid\":0,"
+                                   "\"args\":{\"sort_index\":%" G_GINT64_FORMAT "}}", pid, index++);
+    }
+  if (!sql_done (chrome, stmt, rc, error))
+    return FALSE;
+
+  if ((stmt = weft_trace_prepare (chrome->trace, threads_sql, error)) == NULL)
+    return FALSE;
+  index = 0;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      gint32 pid = sqlite3_column_int (stmt, 0);
+      gint32 tid = sqlite3_column_int (stmt, 1);
+      const char *name = (const char *) sqlite3_column_text (stmt, 2);
+      g_autofree char *label = name != NULL && name[0] != '\0' ? g_strdup (name) : g_strdup_printf ("tid %d", tid);
+
+      g_string_append_printf (event (chrome), "\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%d,\"tid\":%d,"
+                                   "\"args\":{\"name\":", pid, tid);
+      weft_report_append_json_string (out, label);
+      g_string_append_printf (out, "}},\n{\"ph\":\"M\",\"name\":\"thread_sort_index\",\"pid\":%d,\"tid\":%d,"
+                                   "\"args\":{\"sort_index\":%" G_GINT64_FORMAT "}}", pid, tid, index++);
+    }
+  return sql_done (chrome, stmt, rc, error);
+}
+
+/* The args of a state behind a wait: what it waited on and for whom. */
+static void
+write_wait_args (GString      *out,
+                 sqlite3_stmt *stmt)
+{
+  const char *object_kind = (const char *) sqlite3_column_text (stmt, 7);
+  const char *object_name = (const char *) sqlite3_column_text (stmt, 8);
+
+  g_string_append_printf (out, ",\"args\":{\"wait_id\":%" G_GINT64_FORMAT, (gint64) sqlite3_column_int64 (stmt, 5));
+  string_member (out, "wait", (const char *) sqlite3_column_text (stmt, 6));
+  if (object_kind != NULL)
+    {
+      g_autofree char *label = object_name != NULL && object_name[0] != '\0'
+                               ? g_strdup (object_name)
+                               : g_strdup_printf ("%s at 0x%" G_GINT64_MODIFIER "x", object_kind,
+                                                  (guint64) sqlite3_column_int64 (stmt, 9));
+
+      string_member (out, "object", label);
+      string_member (out, "object_kind", object_kind);
+    }
+  if (sqlite3_column_type (stmt, 10) != SQLITE_NULL)
+    {
+      const char *holder_name = (const char *) sqlite3_column_text (stmt, 11);
+      gint32 holder_tid = sqlite3_column_int (stmt, 10);
+      g_autofree char *holder = holder_name != NULL && holder_name[0] != '\0'
+                                ? g_strdup_printf ("%s (tid %d)", holder_name, holder_tid)
+                                : g_strdup_printf ("tid %d", holder_tid);
+
+      string_member (out, "holder", holder);
+      g_string_append_printf (out, ",\"holder_tid\":%d", holder_tid);
+    }
+  g_string_append_c (out, '}');
+}
+
+static gboolean
+write_states (Chrome  *chrome,
+              GError **error)
+{
+  static const char sql[] =
+    "SELECT p.pid, t.tid, s.start_ns, s.end_ns, s.state, s.wait_id, w.kind, o.kind, o.name, o.address,"
+    " h.tid, h.name"
+    " FROM thread_states s JOIN threads t ON t.id = s.thread_id LEFT JOIN processes p ON p.id = t.process_id"
+    " LEFT JOIN waits w ON w.id = s.wait_id LEFT JOIN objects o ON o.id = w.object_id"
+    " LEFT JOIN threads h ON h.id = w.holder_thread_id"
+    " ORDER BY s.thread_id, s.start_ns";
+  GString *out = chrome->out;
+  sqlite3_stmt *stmt = weft_trace_prepare (chrome->trace, sql, error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      gint64 start_ns = sqlite3_column_int64 (stmt, 2);
+      gint64 end_ns = sqlite3_column_int64 (stmt, 3);
+      const char *state = (const char *) sqlite3_column_text (stmt, 4);
+      WeftState s;
+
+      for (s = 0; s < WEFT_N_STATES && g_strcmp0 (state, weft_state_name (s)) != 0; s++)
+        ;
+      g_string_append_printf (event (chrome), "\"ph\":\"X\",\"cat\":\"state\",\"pid\":%d,\"tid\":%d,\"name\":",
+                              sqlite3_column_int (stmt, 0), sqlite3_column_int (stmt, 1));
+      weft_report_append_json_string (out, state);
+      if (s < WEFT_N_STATES)
+        g_string_append_printf (out, ",\"cname\":\"%s\"", state_cnames[s]);
+      g_string_append (out, ",\"ts\":");
+      append_us (out, start_ns - chrome->start_ns);
+      g_string_append (out, ",\"dur\":");
+      append_us (out, end_ns - start_ns);
+      if (sqlite3_column_type (stmt, 5) != SQLITE_NULL)
+        write_wait_args (out, stmt);
+      g_string_append_c (out, '}');
+    }
+  return sql_done (chrome, stmt, rc, error);
+}
+
+static void
+counter (Chrome     *chrome,
+         gint64      t_ns,
+         const char *name,
+         const char *series,
+         double      value)
+{
+  char buffer[G_ASCII_DTOSTR_BUF_SIZE];
+
+  g_string_append_printf (event (chrome), "\"ph\":\"C\",\"name\":\"%s\",\"pid\":%d,\"tid\":0,\"ts\":",
+                          name, chrome->counter_pid);
+  append_us (chrome->out, t_ns - chrome->start_ns);
+  g_string_append_printf (chrome->out, ",\"args\":{\"%s\":%s}}", series,
+                          g_ascii_formatd (buffer, sizeof buffer, "%.4g", value));
+}
+
+static void
+counters (Chrome *chrome,
+          gint64  t_ns,
+          double  parallelism,
+          double  concurrency)
+{
+  counter (chrome, t_ns, "parallelism", "P", parallelism);
+  counter (chrome, t_ns, "concurrency", "C", concurrency);
+}
+
+/* Every change of P or C, from the profile's rows. */
+static gboolean
+write_counters_exact (Chrome  *chrome,
+                      GError **error)
+{
+  static const char sql[] =
+    "SELECT start_ns, end_ns, running, running + runnable + lock + sync + io + blocked FROM profile"
+    " ORDER BY start_ns";
+  sqlite3_stmt *stmt = weft_trace_prepare (chrome->trace, sql, error);
+  gint64 last_p = -1, last_c = -1, end_ns = chrome->start_ns;
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      gint64 p = sqlite3_column_int64 (stmt, 2);
+      gint64 c = sqlite3_column_int64 (stmt, 3);
+
+      end_ns = sqlite3_column_int64 (stmt, 1);
+      if (p == last_p && c == last_c)
+        continue;
+      counters (chrome, sqlite3_column_int64 (stmt, 0), p, c);
+      last_p = p;
+      last_c = c;
+    }
+  if (last_p >= 0)
+    counters (chrome, end_ns, 0, 0);
+  return sql_done (chrome, stmt, rc, error);
+}
+
+/* Time-weighted means over WEFT_EXPORT_COUNTER_COLUMNS equal columns. */
+static gboolean
+write_counters_downsampled (Chrome  *chrome,
+                            GError **error)
+{
+  WeftReportSeries *series = weft_report_series_load (chrome->trace, chrome->start_ns, chrome->end_ns,
+                                                      WEFT_EXPORT_COUNTER_COLUMNS, error);
+
+  if (series == NULL)
+    return FALSE;
+  for (guint column = 0; column < series->n_columns; column++)
+    {
+      const double *means = series->means + (gsize) column * WEFT_N_STATES;
+      double concurrency = 0;
+
+      for (int s = 0; s < WEFT_N_STATES; s++)
+        if (s != WEFT_STATE_SLEEP)
+          concurrency += means[s];
+      counters (chrome, weft_report_series_column_start (series, column), means[WEFT_STATE_RUNNING], concurrency);
+    }
+  if (series->n_columns > 0)
+    counters (chrome, series->end_ns, 0, 0);
+  weft_report_series_free (series);
+  return TRUE;
+}
+
+gboolean
+weft_export_chrome (WeftTrace  *trace,
+                    GString    *out,
+                    GError    **error)
+{
+  Chrome chrome = { .trace = trace, .out = out, .first_event = TRUE };
+  gint64 profile_rows;
+  gboolean downsampled;
+
+  if (!load_extent (&chrome, error))
+    return FALSE;
+  profile_rows = weft_trace_count_rows (trace, "profile", error);
+  if (profile_rows < 0)
+    return FALSE;
+  downsampled = profile_rows > WEFT_EXPORT_PROFILE_MAX_ROWS;
+  write_header (&chrome);
+  g_string_append_printf (out, ",\"profile_rows\":%" G_GINT64_FORMAT ",\"counters_downsampled\":%s",
+                          profile_rows, downsampled ? "true" : "false");
+  if (downsampled)
+    g_string_append_printf (out, ",\"counter_columns\":%d", WEFT_EXPORT_COUNTER_COLUMNS);
+  g_string_append (out, "},\n\"traceEvents\":[");
+  if (!write_names (&chrome, error) || !write_states (&chrome, error))
+    return FALSE;
+  if (downsampled ? !write_counters_downsampled (&chrome, error) : !write_counters_exact (&chrome, error))
+    return FALSE;
+  g_string_append (out, "\n]}\n");
+  return TRUE;
+}
