@@ -247,19 +247,28 @@ weft_count_acquire (WeftThread *t,
                     bool        contended)
 {
   WeftWireCounter *c;
+  bool sampled;
 
   if (WEFT_LIKELY (t->last_addr == addr))
     c = t->last_counter;
   else
     c = weft_counter_lookup (t, addr, kind);
 
+  /* Time 1 hold in WEFT_HOLD_SAMPLE_EVERY, and also the first hold of each
+   * object by this thread and every contended one: a lock taken once (or
+   * only under contention, where holds matter most) would otherwise never
+   * get a hold time at all. */
+  sampled = --t->hold_countdown == 0;
+  if (WEFT_UNLIKELY (sampled))
+    t->hold_countdown = WEFT_HOLD_SAMPLE_EVERY;
+  sampled |= c->acquisitions == 0 || contended;
+
   c->acquisitions++;
   if (contended)
     c->contentions++;
 
-  if (WEFT_UNLIKELY (--t->hold_countdown == 0))
+  if (WEFT_UNLIKELY (sampled))
     {
-      t->hold_countdown = WEFT_HOLD_SAMPLE_EVERY;
       if (t->hold_obj == 0)
         {
           t->hold_counter = c;

@@ -3,6 +3,7 @@
 #include <glib/gstdio.h>
 #include <glob.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -92,6 +93,13 @@ test_mutex_contended (void)
                      " JOIN frames f ON f.id = sf.frame_id"
                      " WHERE w.kind = 'mutex' AND f.function = %Q",
                      weft_test_expect (run, "waiter_function")), ==, waiters);
+  /* The holder's one hold of the lock was timed, and lasted what it measured. */
+  g_assert_cmpint (labs (weft_test_query_int (run,
+                     "SELECT s.hold_ns / 1000000 FROM object_stats s"
+                     " JOIN objects o ON o.id = s.object_id JOIN threads t ON t.id = s.thread_id"
+                     " WHERE o.name = 'lock' AND t.name = %Q",
+                     weft_test_expect (run, "holder_thread"))
+                   - weft_test_expect_int (run, "hold_ms")), <=, WAIT_TOLERANCE_MS);
   /* All waits are on one object, the sample's global `lock`. */
   g_assert_cmpint (weft_test_query_int (run,
                      "SELECT count(DISTINCT object_id) FROM waits WHERE kind = 'mutex'"), ==, 1);
