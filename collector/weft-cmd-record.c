@@ -552,7 +552,6 @@ record (RecordOptions  *options,
   Recording rec = {
     .options = options,
     .signal_fd = -1,
-    .secure_scheds = g_ptr_array_new_with_free_func ((GDestroyNotify) weft_sched_free),
   };
   g_autoptr (GPtrArray) uninstrumented = g_ptr_array_new_with_free_func (g_free);
   WeftWriterSummary summary = { .uninstrumented = uninstrumented };
@@ -580,6 +579,7 @@ record (RecordOptions  *options,
       g_clear_pointer (&rec.temp_path, g_free);
       return 1;
     }
+  rec.secure_scheds = g_ptr_array_new_with_free_func ((GDestroyNotify) weft_sched_free);
   rec.session = weft_session_new (options->session_dir, (guint32) options->ring_kib * 1024, 16,
                                   options->no_stacks ? WEFT_SESSION_NO_STACKS : 0, error);
   if (rec.session == NULL || !catch_signals (&rec, error))

@@ -209,6 +209,17 @@ path_node (JsonNode   *root,
   return json_node_copy (json_array_get_element (matches, 0));
 }
 
+/* Elements of the array at path (the node path_node returns is a copy that
+ * keeps the array alive: it must not be left to leak). */
+static guint
+path_length (JsonNode   *root,
+             const char *path)
+{
+  g_autoptr(JsonNode) node = path_node (root, path);
+
+  return json_array_get_length (json_node_get_array (node));
+}
+
 static gint64
 path_int (JsonNode   *root,
           const char *path)
@@ -560,14 +571,14 @@ test_top (void)
 
   text = report_text (path, "--top", "2", "--format", "json", NULL);
   root = parse_json (text);
-  g_assert_cmpint (json_array_get_length (json_node_get_array (path_node (root, "$.locks"))), ==, 2);
+  g_assert_cmpint (path_length (root, "$.locks"), ==, 2);
   g_assert_cmpint (path_int (root, "$.locks_total"), ==, 5);
-  g_assert_cmpint (json_array_get_length (json_node_get_array (path_node (root, "$.blocking"))), ==, 2);
+  g_assert_cmpint (path_length (root, "$.blocking"), ==, 2);
   g_assert_cmpint (path_int (root, "$.locks[0].wait_total_ns"), >=, path_int (root, "$.locks[1].wait_total_ns"));
   g_clear_pointer (&text, g_free);
   text = report_text (path, "--top", "0", "--format", "json", NULL);
   all = parse_json (text);
-  g_assert_cmpint (json_array_get_length (json_node_get_array (path_node (all, "$.locks"))), ==, 5);
+  g_assert_cmpint (path_length (all, "$.locks"), ==, 5);
   g_clear_pointer (&text, g_free);
   text = report_text (path, "--top", "2", NULL);
   g_assert_nonnull (strstr (text, "contended objects (top 2 of 5, by total wait)"));
