@@ -19,6 +19,12 @@ struct _WeftApplication
   gint64     span_start_ns; /* relative to the trace's start */
   gint64     span_end_ns;
   gboolean   print_layout;
+  gboolean   print_tables;
+  char      *select_object; /* name of a lock to select */
+  gint64     select_tid;    /* with select_at_ns: a wait to select */
+  gint64     select_at_ns;
+  gboolean   wait_for_info; /* a selection was asked: wait for the details */
+  gboolean   info_shown;
 
   WeftWindow *shot_window;
   guint       shot_ticks;
@@ -38,6 +44,13 @@ static const GOptionEntry entries[] = {
     "START:END" },
   { "print-layout", 0, 0, G_OPTION_ARG_NONE, NULL,
     "With --screenshot, print where the plot and each lane are drawn (for tests)", NULL },
+  { "print-tables", 0, 0, G_OPTION_ARG_NONE, NULL,
+    "With --screenshot, print the rows of the tables and the details pane (for tests)", NULL },
+  { "select-object", 0, 0, G_OPTION_ARG_STRING, NULL,
+    "With --screenshot, select this object in the objects table", "NAME" },
+  { "select-wait", 0, 0, G_OPTION_ARG_STRING, NULL,
+    "With --screenshot, select the wait of thread TID at this time from the trace's start",
+    "TID@TIME" },
   { NULL },
 };
 
@@ -90,6 +103,20 @@ weft_application_handle_local_options (GApplication *app,
 
   g_variant_dict_lookup (options, "screenshot", "^ay", &self->screenshot);
   g_variant_dict_lookup (options, "print-layout", "b", &self->print_layout);
+  g_variant_dict_lookup (options, "print-tables", "b", &self->print_tables);
+  g_variant_dict_lookup (options, "select-object", "s", &self->select_object);
+  if (g_variant_dict_lookup (options, "select-wait", "&s", &span))
+    {
+      g_auto(GStrv) parts = g_strsplit (span, "@", 2);
+
+      if (g_strv_length (parts) != 2 || (self->select_tid = g_ascii_strtoll (parts[0], NULL, 10)) <= 0
+          || !parse_time (parts[1], &self->select_at_ns))
+        {
+          fprintf (stderr, "weft-view: --select-wait wants TID@TIME, e.g. 1234@50ms (got '%s')\n", span);
+          return 2;
+        }
+      span = NULL;
+    }
   if (g_variant_dict_lookup (options, "size", "&s", &size)
       && (sscanf (size, "%dx%d", &self->width, &self->height) != 2
           || self->width < 200 || self->height < 150 || self->width > 8192 || self->height > 8192))
@@ -174,7 +201,7 @@ screenshot_tick (GtkWidget     *widget,
       self->shot_ticks = 0;
       return G_SOURCE_CONTINUE;
     }
-  if (!weft_timeline_is_settled (timeline))
+  if (!weft_timeline_is_settled (timeline) || (self->wait_for_info && !self->info_shown))
     {
       self->shot_ticks = 0;
       return G_SOURCE_CONTINUE;
@@ -191,10 +218,77 @@ screenshot_tick (GtkWidget     *widget,
     {
       if (self->print_layout)
         weft_timeline_print_layout (timeline, widget, stdout);
+      if (self->print_tables)
+        {
+          g_auto(GStrv) lines = g_strsplit (weft_window_get_info (self->shot_window), "\n", -1);
+
+          for (guint k = 0; k < 3; k++)
+            weft_table_print (weft_window_get_table (self->shot_window, k), stdout);
+          for (guint i = 0; lines[i] != NULL; i++)
+            printf ("info\t%s\n", lines[i]);
+        }
       fflush (stdout);
       g_application_quit (G_APPLICATION (self));
     }
   return G_SOURCE_REMOVE;
+}
+
+static void
+info_shown (WeftWindow      *window,
+            WeftApplication *self)
+{
+  self->info_shown = TRUE;
+}
+
+/* --select-object, --select-wait: as a click in the table or the lane would. */
+static gboolean
+select_things (WeftApplication *self,
+               WeftWindow      *window)
+{
+  WeftTimeline *timeline = weft_window_get_timeline (window);
+  WeftViewData *d = weft_timeline_get_data (timeline);
+
+  g_signal_connect (window, "info-shown", G_CALLBACK (info_shown), self);
+  if (self->select_object != NULL)
+    {
+      gint lock = -1;
+
+      for (guint i = 0; i < d->n_locks && lock < 0; i++)
+        if (g_strcmp0 (d->locks[i].name, self->select_object) == 0)
+          lock = (gint) i;
+      if (lock < 0)
+        {
+          g_autofree char *msg = g_strdup_printf ("%s: no contended object is named '%s'",
+                                                  d->path, self->select_object);
+
+          fail (self, msg);
+          return FALSE;
+        }
+      self->wait_for_info = TRUE;
+      weft_window_select_lock (window, lock);
+    }
+  if (self->select_tid > 0)
+    {
+      gint thread = -1, wait = -1;
+
+      for (guint i = 0; i < d->n_threads && thread < 0; i++)
+        if (d->threads[i].tid == self->select_tid)
+          thread = (gint) i;
+      if (thread >= 0)
+        wait = weft_view_data_wait_at (d, thread, d->start_ns + self->select_at_ns);
+      if (wait < 0)
+        {
+          g_autofree char *msg = g_strdup_printf ("%s: thread %" G_GINT64_FORMAT " has no wait at that time",
+                                                  d->path, self->select_tid);
+
+          fail (self, msg);
+          return FALSE;
+        }
+      self->wait_for_info = TRUE;
+      self->info_shown = FALSE;
+      weft_timeline_select_wait (timeline, thread, wait);
+    }
+  return TRUE;
 }
 
 static void
@@ -216,6 +310,8 @@ screenshot_loaded (WeftWindow      *window,
       weft_timeline_set_view (timeline, d->start_ns + self->span_start_ns,
                               d->start_ns + self->span_end_ns);
     }
+  if (!select_things (self, window))
+    return;
   gtk_widget_add_tick_callback (GTK_WIDGET (window), screenshot_tick, self, NULL);
 }
 
@@ -317,6 +413,7 @@ weft_application_finalize (GObject *object)
   WeftApplication *self = WEFT_APPLICATION (object);
 
   g_free (self->screenshot);
+  g_free (self->select_object);
   G_OBJECT_CLASS (weft_application_parent_class)->finalize (object);
 }
 

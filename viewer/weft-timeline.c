@@ -38,11 +38,15 @@ struct _WeftTimeline
   gint64          sel_start_ns;
   gint64          sel_end_ns;
   gint64          drag_anchor_ns;
+
+  gint            lock;          /* highlighted lock, or -1 */
+  gint            sel_thread;    /* selected wait, or -1 */
+  gint            sel_wait;
 };
 
 G_DEFINE_FINAL_TYPE (WeftTimeline, weft_timeline, GTK_TYPE_WIDGET)
 
-enum { SETTLED, SELECTION_CHANGED, N_SIGNALS };
+enum { SETTLED, SELECTION_CHANGED, WAIT_SELECTED, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 static void request_raster (WeftTimeline *self);
@@ -189,6 +193,7 @@ typedef struct
   gint64        start_ns;
   gint64        end_ns;
   guint         columns;
+  gint          lock;
 } RasterJob;
 
 static void
@@ -209,7 +214,8 @@ raster_thread_func (GTask        *task,
   RasterJob *job = task_data;
 
   g_task_return_pointer (task,
-                         weft_view_raster_new (job->data, job->start_ns, job->end_ns, job->columns),
+                         weft_view_raster_new_full (job->data, job->start_ns, job->end_ns,
+                                                    job->columns, job->lock),
                          (GDestroyNotify) weft_view_raster_unref);
 }
 
@@ -223,9 +229,11 @@ gboolean
 weft_timeline_is_settled (WeftTimeline *self)
 {
   return self->data != NULL && self->raster != NULL && !self->computing
+         && self->data->preview == NULL
          && self->raster->start_ns == self->view_start_ns
          && self->raster->end_ns == self->view_end_ns
          && self->raster->columns == wanted_columns (self)
+         && self->raster->lock == self->lock
          && gtk_widget_get_width (GTK_WIDGET (self)) > 0;
 }
 
@@ -260,7 +268,8 @@ request_raster (WeftTimeline *self)
   g_autoptr(GTask) task = NULL;
   RasterJob *job;
 
-  if (self->data == NULL || self->computing || gtk_widget_get_width (GTK_WIDGET (self)) <= 0)
+  if (self->data == NULL || self->computing || gtk_widget_get_width (GTK_WIDGET (self)) <= 0
+      || self->data->preview != NULL)
     return;
   if (weft_timeline_is_settled (self))
     return;
@@ -269,6 +278,7 @@ request_raster (WeftTimeline *self)
   job->start_ns = self->view_start_ns;
   job->end_ns = self->view_end_ns;
   job->columns = wanted_columns (self);
+  job->lock = self->lock;
   self->computing = TRUE;
   task = g_task_new (self, NULL, raster_done, NULL);
   g_task_set_source_tag (task, request_raster);
@@ -282,16 +292,26 @@ void
 weft_timeline_set_data (WeftTimeline *self,
                         WeftViewData *data)
 {
+  gboolean keep_view = data != NULL && self->data != NULL && self->data->preview != NULL
+                       && data->preview == NULL && g_strcmp0 (data->path, self->data->path) == 0
+                       && data->start_ns == self->data->start_ns && data->end_ns == self->data->end_ns;
+  gint64 view_start = self->view_start_ns, view_end = self->view_end_ns;
+
   clear_labels (self);
   g_clear_pointer (&self->raster, weft_view_raster_unref);
   g_clear_pointer (&self->data, weft_view_data_unref);
   self->has_selection = FALSE;
+  self->lock = -1;
+  self->sel_thread = self->sel_wait = -1;
   if (data != NULL)
     {
       self->data = weft_view_data_ref (data);
       self->cpu_h = data->cpus <= 16 ? 12 : data->cpus <= 64 ? 6 : 3;
-      self->view_start_ns = data->start_ns;
-      self->view_end_ns = data->end_ns;
+      self->view_start_ns = keep_view ? view_start : data->start_ns;
+      self->view_end_ns = keep_view ? view_end : data->end_ns;
+      /* A preview comes with its raster; the real one replaces it. */
+      if (data->preview != NULL)
+        self->raster = weft_view_raster_ref (data->preview);
       build_labels (self);
     }
   gtk_widget_queue_resize (GTK_WIDGET (self));
@@ -383,6 +403,185 @@ weft_timeline_zoom_selection (WeftTimeline *self)
 {
   if (self->has_selection)
     weft_timeline_set_view (self, self->sel_start_ns, self->sel_end_ns);
+}
+
+void
+weft_timeline_set_lock (WeftTimeline *self,
+                        gint          lock)
+{
+  if (self->data == NULL || lock >= (gint) self->data->n_locks)
+    lock = -1;
+  if (lock == self->lock)
+    return;
+  self->lock = lock;
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+  request_raster (self);
+}
+
+gint
+weft_timeline_get_lock (WeftTimeline *self)
+{
+  return self->lock;
+}
+
+gboolean
+weft_timeline_get_selected_wait (WeftTimeline *self,
+                                 guint        *thread,
+                                 guint        *wait)
+{
+  if (self->sel_thread < 0)
+    return FALSE;
+  *thread = (guint) self->sel_thread;
+  *wait = (guint) self->sel_wait;
+  return TRUE;
+}
+
+void
+weft_timeline_select_wait (WeftTimeline *self,
+                           gint          thread,
+                           gint          wait)
+{
+  if (self->data == NULL || thread < 0 || (guint) thread >= self->data->n_threads
+      || wait < 0 || (guint) wait >= self->data->threads[thread].n_waits)
+    thread = wait = -1;
+  if (thread == self->sel_thread && wait == self->sel_wait)
+    return;
+  self->sel_thread = thread;
+  self->sel_wait = wait;
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+  g_signal_emit (self, signals[WAIT_SELECTED], 0);
+}
+
+int
+weft_timeline_thread_y (WeftTimeline *self,
+                        guint         i)
+{
+  return thread_lane_y (self, i) + THREAD_H / 2;
+}
+
+double
+weft_timeline_time_x (WeftTimeline *self,
+                      gint64        t)
+{
+  return t_to_x (self, t);
+}
+
+/* Thread lane under y, or -1. */
+static gint
+thread_at_y (WeftTimeline *self,
+             double        y)
+{
+  for (guint i = 0; self->data != NULL && i < self->data->n_threads; i++)
+    {
+      int ly = thread_lane_y (self, i);
+
+      if (y >= ly && y < ly + THREAD_H)
+        return (gint) i;
+    }
+  return -1;
+}
+
+char *
+weft_timeline_describe_at (WeftTimeline *self,
+                           double        x,
+                           double        y,
+                           gint         *thread_out,
+                           gint         *wait_out)
+{
+  WeftViewData *d = self->data;
+  WeftViewRaster *r = self->raster;
+  gint thread, wait = -1;
+  gint64 t;
+  guint col;
+  char at[32];
+
+  if (thread_out != NULL)
+    *thread_out = -1;
+  if (wait_out != NULL)
+    *wait_out = -1;
+  if (d == NULL || r == NULL || x < plot_x0 (self) || x >= plot_x0 (self) + plot_w (self))
+    return NULL;
+  t = x_to_t (self, x);
+  weft_view_format_duration (at, sizeof at, t - d->start_ns);
+  /* The column of the painted raster under x (it may lag the view). */
+  if (t < r->start_ns || t >= r->end_ns)
+    return NULL;
+  col = (guint) ((double) (t - r->start_ns) * r->columns / (double) (r->end_ns - r->start_ns));
+  col = MIN (col, r->columns - 1);
+
+  thread = thread_at_y (self, y);
+  if (thread >= 0)
+    {
+      const WeftViewThread *th = &d->threads[thread];
+      guint8 state = r->thread_state[(gsize) thread * r->columns + col];
+      double ns_per_col = (double) (r->end_ns - r->start_ns) / r->columns;
+      g_autoptr(GString) text = g_string_new (NULL);
+
+      if (thread_out != NULL)
+        *thread_out = thread;
+      /* Prefer a wait under the pointer, or within the column it paints. */
+      wait = weft_view_data_wait_at (d, thread, t);
+      if (wait < 0 && (state == WEFT_STATE_LOCK || state == WEFT_STATE_SYNC
+                       || state == WEFT_STATE_IO || state == WEFT_STATE_SLEEP))
+        {
+          gint64 c0 = r->start_ns + (gint64) (col * ns_per_col);
+
+          for (gint64 u = c0; u < c0 + (gint64) ns_per_col && wait < 0; u += MAX ((gint64) ns_per_col / 8, 1))
+            wait = weft_view_data_wait_at (d, thread, u);
+        }
+      g_string_append_printf (text, "%s %" G_GINT64_FORMAT " at %s: %s", th->name, th->tid, at,
+                              state < WEFT_N_STATES ? weft_state_names[state] : "not alive");
+      if (ns_per_col >= 1000)
+        {
+          char px[32];
+
+          weft_view_format_duration (px, sizeof px, (gint64) ns_per_col);
+          g_string_append_printf (text, " (most of this %s pixel)", px);
+        }
+      if (wait >= 0)
+        {
+          char dur[32];
+          gint obj = th->wait_object[wait];
+          gint holder = th->wait_holder[wait];
+
+          weft_view_format_duration (dur, sizeof dur, th->wait_end_ns[wait] - th->wait_start_ns[wait]);
+          g_string_append_printf (text, "\n%s wait of %s", weft_view_wait_kinds[th->wait_kind[wait]], dur);
+          if (obj >= 0)
+            g_string_append_printf (text, " on %s (%s)", d->locks[obj].name, d->locks[obj].kind);
+          if (holder >= 0)
+            g_string_append_printf (text, "\nheld by %s %" G_GINT64_FORMAT, d->threads[holder].name,
+                                    d->threads[holder].tid);
+          g_string_append (text, "\nclick to see it in the details");
+          if (wait_out != NULL)
+            *wait_out = wait;
+        }
+      return g_string_free (g_steal_pointer (&text), FALSE);
+    }
+  if (y >= cpus_y (self) && y < cpus_y (self) + (int) (d->cpus * self->cpu_h))
+    {
+      guint cpu = (guint) ((y - cpus_y (self)) / self->cpu_h);
+      gint32 th = r->cpu_thread[(gsize) cpu * r->columns + col];
+
+      if (th < 0)
+        return g_strdup_printf ("CPU %u at %s: idle", cpu, at);
+      return g_strdup_printf ("CPU %u at %s: %s %" G_GINT64_FORMAT, cpu, at,
+                              d->threads[th].name, d->threads[th].tid);
+    }
+  if (y >= RULER_H && y < RULER_H + CHART_H)
+    {
+      const float *v = &r->chart[col * WEFT_N_STATES];
+      double c = 0;
+
+      for (guint s = 0; s < WEFT_N_STATES; s++)
+        if (s != WEFT_STATE_SLEEP)
+          c += v[s];
+      return g_strdup_printf ("at %s: parallelism P %.2f, concurrency C %.2f\n"
+                              "runnable %.2f, lock %.2f, sync %.2f, io %.2f, blocked %.2f",
+                              at, v[WEFT_STATE_RUNNING], c, v[WEFT_STATE_RUNNABLE],
+                              v[WEFT_STATE_LOCK], v[WEFT_STATE_SYNC], v[WEFT_STATE_IO],
+                              v[WEFT_STATE_BLOCKED]);
+    }
+  return NULL;
 }
 
 void
@@ -523,6 +722,21 @@ draw_legend (WeftTimeline *self,
   draw_text (snapshot, self->legend[WEFT_N_STATES], 8, y - 1, text_color);
 }
 
+/* The columns of the painted raster (first at x0, px wide) that fall in the
+ * plot: a raster computed for a wider span may reach far outside it. */
+static void
+visible_columns (WeftTimeline *self,
+                 double        x0,
+                 double        px,
+                 guint        *c_lo,
+                 guint        *c_hi)
+{
+  guint n = self->raster->columns;
+
+  *c_lo = (guint) CLAMP (floor ((plot_x0 (self) - x0) / px) - 1, 0, n);
+  *c_hi = (guint) CLAMP (ceil ((plot_x0 (self) + plot_w (self) - x0) / px) + 1, *c_lo, n);
+}
+
 static void
 draw_chart (WeftTimeline *self,
             GtkSnapshot  *snapshot)
@@ -537,6 +751,7 @@ draw_chart (WeftTimeline *self,
   double top = RULER_H + 8, bottom = RULER_H + CHART_H - 6;
   double ymax = MAX ((double) self->data->cpus, (double) self->data->max_concurrency) * 1.08;
   double scale = (bottom - top) / MAX (ymax, 1);
+  guint c_lo, c_hi;
   cairo_t *cr = gtk_snapshot_append_cairo (snapshot,
                                            &GRAPHENE_RECT_INIT (plot_x0 (self), RULER_H,
                                                                 plot_w (self), CHART_H));
@@ -545,34 +760,51 @@ draw_chart (WeftTimeline *self,
   cairo_rectangle (cr, plot_x0 (self), top, plot_w (self), bottom - top);
   cairo_fill (cr);
 
+  /* While a new raster is being computed for a zoomed view, the painted
+   * one may reach far outside the plot: path only the visible columns (cairo
+   * would tessellate all of them). */
+  c_lo = (guint) CLAMP (floor ((plot_x0 (self) - x0) / px) - 1, 0, r->columns);
+  c_hi = (guint) CLAMP (ceil ((plot_x0 (self) + plot_w (self) - x0) / px) + 1, c_lo, r->columns);
+
   /* Layer k spans from the sum of the layers below it to that plus its own
-   * share; each is one polygon with a step per column. */
+   * share: per layer, one pixel-aligned box per run of columns of equal
+   * extent, filled at once (rectilinear boxes are cairo's fast path; a
+   * stepped polygon per layer made it tessellate thousands of edges). */
   for (guint k = 0; k < G_N_ELEMENTS (stack); k++)
     {
       WeftRgb c = weft_palette_states[stack[k]];
+      double run_lo = 0, run_hi = 0;
+      guint run_start = c_lo;
 
       cairo_new_path (cr);
-      for (guint col = 0; col < r->columns; col++)
+      for (guint col = c_lo; col <= c_hi; col++)
         {
-          const float *v = &r->chart[col * WEFT_N_STATES];
-          double upper = 0;
+          double lower = 0, upper = 0, ylo = 0, yhi = 0;
 
-          for (guint j = 0; j <= k; j++)
-            upper += v[stack[j]];
-          cairo_line_to (cr, x0 + col * px, bottom - upper * scale);
-          cairo_line_to (cr, x0 + (col + 1) * px, bottom - upper * scale);
-        }
-      for (guint col = r->columns; col-- > 0;)
-        {
-          const float *v = &r->chart[col * WEFT_N_STATES];
-          double lower = 0;
+          if (col < c_hi)
+            {
+              const float *v = &r->chart[col * WEFT_N_STATES];
 
-          for (guint j = 0; j < k; j++)
-            lower += v[stack[j]];
-          cairo_line_to (cr, x0 + (col + 1) * px, bottom - lower * scale);
-          cairo_line_to (cr, x0 + col * px, bottom - lower * scale);
+              for (guint j = 0; j < k; j++)
+                lower += v[stack[j]];
+              upper = lower + v[stack[k]];
+              ylo = round (bottom - lower * scale);
+              yhi = round (bottom - upper * scale);
+            }
+          if (col == c_hi || col == c_lo || ylo != run_lo || yhi != run_hi)
+            {
+              if (col > c_lo && run_lo > run_hi)
+                {
+                  double xa = round (x0 + run_start * px), xb = round (x0 + col * px);
+
+                  if (xb > xa)
+                    cairo_rectangle (cr, xa, run_hi, xb - xa, run_lo - run_hi);
+                }
+              run_start = col;
+              run_lo = ylo;
+              run_hi = yhi;
+            }
         }
-      cairo_close_path (cr);
       cairo_set_source_rgb (cr, c.r / 255., c.g / 255., c.b / 255.);
       cairo_fill (cr);
     }
@@ -621,7 +853,9 @@ draw_cpus (WeftTimeline *self,
   double x0 = t_to_x (self, r->start_ns);
   double px = (t_to_x (self, r->end_ns) - x0) / r->columns;
   int y0 = cpus_y (self);
+  guint c_lo, c_hi;
 
+  visible_columns (self, x0, px, &c_lo, &c_hi);
   draw_text (snapshot, self->cpu_label, 8, y0 - SECTION_H + 2, text_color);
   for (guint c = 0; c < r->n_cpus; c++)
     {
@@ -632,11 +866,11 @@ draw_cpus (WeftTimeline *self,
       gtk_snapshot_append_color (snapshot, &idle,
                                  &GRAPHENE_RECT_INIT (plot_x0 (self), y, plot_w (self), self->cpu_h - 1));
       /* One rectangle per run of columns with the same thread. */
-      for (guint col = 0; col < r->columns;)
+      for (guint col = c_lo; col < c_hi;)
         {
           guint end = col + 1;
 
-          while (end < r->columns && row[end] == row[col])
+          while (end < c_hi && row[end] == row[col])
             end++;
           if (row[col] >= 0)
             {
@@ -662,6 +896,9 @@ draw_threads (WeftTimeline *self,
   double x0 = t_to_x (self, r->start_ns);
   double px = (t_to_x (self, r->end_ns) - x0) / r->columns;
   GdkRGBA band = { 0.90, 0.91, 0.93, 1 };
+  guint c_lo, c_hi;
+
+  visible_columns (self, x0, px, &c_lo, &c_hi);
 
   draw_text (snapshot, self->thread_section, 8, threads_y (self) - SECTION_H, text_color);
   for (guint p = 0; p < d->n_processes; p++)
@@ -683,11 +920,11 @@ draw_threads (WeftTimeline *self,
         continue;
       gtk_snapshot_append_color (snapshot, &swatch, &GRAPHENE_RECT_INIT (10, y + 4, 10, 10));
       draw_text (snapshot, self->thread_labels[i], 24, y + 1, text_color);
-      for (guint col = 0; col < r->columns;)
+      for (guint col = c_lo; col < c_hi;)
         {
           guint end = col + 1;
 
-          while (end < r->columns && row[end] == row[col])
+          while (end < c_hi && row[end] == row[col])
             end++;
           if (row[col] < WEFT_N_STATES)
             {
@@ -699,6 +936,107 @@ draw_threads (WeftTimeline *self,
           col = end;
         }
     }
+}
+
+/* Outlines of the runs of columns where the highlighted lock was waited for. */
+static void
+draw_lock_marks (WeftTimeline *self,
+                 GtkSnapshot  *snapshot)
+{
+  WeftViewRaster *r = self->raster;
+  double x0 = t_to_x (self, r->start_ns);
+  double px = (t_to_x (self, r->end_ns) - x0) / r->columns;
+  GdkRGBA ink = { 1.0, 0.84, 0.0, 1 };
+  const GdkRGBA inks[4] = { ink, ink, ink, ink };
+  const float widths[4] = { 2, 2, 2, 2 };
+
+  if (r->thread_lock == NULL)
+    return;
+  for (guint i = 0; i < self->data->n_threads; i++)
+    {
+      const guint8 *row = &r->thread_lock[(gsize) i * r->columns];
+      int y = thread_lane_y (self, i);
+
+      for (guint col = 0; col < r->columns;)
+        {
+          guint end = col + 1;
+
+          if (!row[col])
+            {
+              col++;
+              continue;
+            }
+          while (end < r->columns && row[end])
+            end++;
+          {
+            GskRoundedRect rect;
+
+            gsk_rounded_rect_init_from_rect (&rect, &GRAPHENE_RECT_INIT (x0 + col * px - 1, y - 2,
+                                                                         (end - col) * px + 2, THREAD_H + 4), 0);
+            gtk_snapshot_append_border (snapshot, &rect, widths, inks);
+          }
+          col = end;
+        }
+    }
+}
+
+/* The selected wait: its outline, the holder's lane over the same interval,
+ * and a line from the waiter to the holder. */
+static void
+draw_selected_wait (WeftTimeline *self,
+                    GtkSnapshot  *snapshot)
+{
+  const WeftViewThread *t;
+  double a, b, left = plot_x0 (self), right = plot_x0 (self) + plot_w (self);
+  int y;
+  gint holder;
+  cairo_t *cr;
+
+  if (self->sel_thread < 0)
+    return;
+  t = &self->data->threads[self->sel_thread];
+  a = CLAMP (t_to_x (self, t->wait_start_ns[self->sel_wait]), left, right);
+  b = CLAMP (t_to_x (self, t->wait_end_ns[self->sel_wait]), left, right);
+  b = MAX (b, a + 1);
+  y = thread_lane_y (self, self->sel_thread);
+  holder = t->wait_holder[self->sel_wait];
+  cr = gtk_snapshot_append_cairo (snapshot, &GRAPHENE_RECT_INIT (0, 0, gtk_widget_get_width (GTK_WIDGET (self)),
+                                                                  gtk_widget_get_height (GTK_WIDGET (self))));
+  cairo_set_line_width (cr, 2);
+  cairo_set_source_rgb (cr, 0.05, 0.05, 0.1);
+  cairo_rectangle (cr, a - 1, y - 2, b - a + 2, THREAD_H + 4);
+  cairo_stroke (cr);
+  if (holder >= 0)
+    {
+      int hy = thread_lane_y (self, holder);
+      double xm = a + MIN (6.0, (b - a) / 2);
+
+      cairo_set_source_rgba (cr, 0.15, 0.45, 0.95, 0.30);
+      cairo_rectangle (cr, a, hy - 2, b - a, THREAD_H + 4);
+      cairo_fill (cr);
+      cairo_set_source_rgb (cr, 0.15, 0.35, 0.85);
+      cairo_rectangle (cr, a - 1, hy - 2, b - a + 2, THREAD_H + 4);
+      cairo_stroke (cr);
+      /* The link: from the waiter down/up to the holder, arrow at the holder. */
+      {
+        double y0 = y + THREAD_H / 2.0, y1 = hy + THREAD_H / 2.0;
+        double dir = y1 > y0 ? 1 : -1;
+        double tip = y1 - dir * (THREAD_H / 2.0 + 2);
+
+        cairo_set_line_width (cr, 2);
+        cairo_move_to (cr, xm, y0);
+        cairo_line_to (cr, xm, tip);
+        cairo_stroke (cr);
+        cairo_move_to (cr, xm, tip);
+        cairo_line_to (cr, xm - 5, tip - dir * 8);
+        cairo_line_to (cr, xm + 5, tip - dir * 8);
+        cairo_close_path (cr);
+        cairo_fill (cr);
+        cairo_arc (cr, xm, y0, 3.5, 0, 2 * G_PI);
+        cairo_fill (cr);
+      }
+    }
+  cairo_destroy (cr);
 }
 
 static void
@@ -720,6 +1058,8 @@ weft_timeline_snapshot (GtkWidget   *widget,
       draw_chart (self, snapshot);
       draw_cpus (self, snapshot);
       draw_threads (self, snapshot, 0, height);
+      draw_lock_marks (self, snapshot);
+      draw_selected_wait (self, snapshot);
     }
   if (self->has_selection)
     {
@@ -839,12 +1179,41 @@ on_drag_end (GtkGestureDrag *gesture,
              double          dy,
              WeftTimeline   *self)
 {
-  if (fabs (dx) < 3 && self->has_selection)
+  if (fabs (dx) < 3)
     {
-      self->has_selection = FALSE;
-      gtk_widget_queue_draw (GTK_WIDGET (self));
-      g_signal_emit (self, signals[SELECTION_CHANGED], 0);
+      double x, y;
+      gint thread, wait;
+      g_autofree char *what = NULL;
+
+      gtk_gesture_drag_get_start_point (gesture, &x, &y);
+      what = weft_timeline_describe_at (self, x, y, &thread, &wait);
+      weft_timeline_select_wait (self, thread, wait);
+      if (self->has_selection)
+        {
+          self->has_selection = FALSE;
+          gtk_widget_queue_draw (GTK_WIDGET (self));
+          g_signal_emit (self, signals[SELECTION_CHANGED], 0);
+        }
     }
+}
+
+static gboolean
+on_query_tooltip (GtkWidget  *widget,
+                  int         x,
+                  int         y,
+                  gboolean    keyboard,
+                  GtkTooltip *tooltip,
+                  gpointer    user_data)
+{
+  g_autofree char *text = NULL;
+
+  if (keyboard)
+    return FALSE;
+  text = weft_timeline_describe_at (WEFT_TIMELINE (widget), x, y, NULL, NULL);
+  if (text == NULL)
+    return FALSE;
+  gtk_tooltip_set_text (tooltip, text);
+  return TRUE;
 }
 
 /* GObject */
@@ -880,6 +1249,9 @@ weft_timeline_class_init (WeftTimelineClass *klass)
   signals[SELECTION_CHANGED] = g_signal_new ("selection-changed", G_TYPE_FROM_CLASS (klass),
                                              G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                                              G_TYPE_NONE, 0);
+  signals[WAIT_SELECTED] = g_signal_new ("wait-selected", G_TYPE_FROM_CLASS (klass),
+                                         G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                         G_TYPE_NONE, 0);
   gtk_widget_class_set_css_name (widget_class, "timeline");
 }
 
@@ -890,7 +1262,11 @@ weft_timeline_init (WeftTimeline *self)
   GtkGesture *drag;
 
   self->pointer_x = -1;
+  self->lock = -1;
+  self->sel_thread = self->sel_wait = -1;
   gtk_widget_set_focusable (GTK_WIDGET (self), TRUE);
+  gtk_widget_set_has_tooltip (GTK_WIDGET (self), TRUE);
+  g_signal_connect (self, "query-tooltip", G_CALLBACK (on_query_tooltip), NULL);
 
   scroll = gtk_event_controller_scroll_new (GTK_EVENT_CONTROLLER_SCROLL_BOTH_AXES);
   g_signal_connect (scroll, "scroll", G_CALLBACK (on_scroll), self);

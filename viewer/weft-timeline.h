@@ -22,7 +22,9 @@ G_BEGIN_DECLS
 #define WEFT_TYPE_TIMELINE (weft_timeline_get_type ())
 G_DECLARE_FINAL_TYPE (WeftTimeline, weft_timeline, WEFT, TIMELINE, GtkWidget)
 
-/* Shows data (a reference is taken; NULL clears) over the whole trace. */
+/* Shows data (a reference is taken; NULL clears) over the whole trace. A
+ * preview (weft_view_data_load_preview()) shows its sampled raster and never
+ * settles; the full data of the same trace replacing it keeps the view. */
 void      weft_timeline_set_data      (WeftTimeline *self,
                                        WeftViewData *data);
 WeftViewData *weft_timeline_get_data  (WeftTimeline *self);
@@ -50,6 +52,38 @@ gboolean  weft_timeline_get_selection (WeftTimeline *self,
                                        gint64       *start_ns,
                                        gint64       *end_ns);
 void      weft_timeline_zoom_selection (WeftTimeline *self);
+
+/* Highlights the waits on lock (index into the data's locks; -1: none). */
+void      weft_timeline_set_lock      (WeftTimeline *self,
+                                       gint          lock);
+gint      weft_timeline_get_lock      (WeftTimeline *self);
+
+/* The selected wait (a click on a wait in a thread lane): thread index and
+ * index into its waits; FALSE when none. "wait-selected" is emitted when it
+ * changes. Selecting one outlines it, highlights the holder's lane over the
+ * same interval and draws a line from the waiter to the holder. */
+gboolean  weft_timeline_get_selected_wait (WeftTimeline *self,
+                                           guint        *thread,
+                                           guint        *wait);
+void      weft_timeline_select_wait   (WeftTimeline *self,
+                                       gint          thread,
+                                       gint          wait);
+
+/* What is under widget point (x, y), as a tooltip would say it; NULL over
+ * nothing. Also sets *thread / *wait (or -1) when a thread lane / wait is
+ * there (either may be NULL). */
+char     *weft_timeline_describe_at   (WeftTimeline *self,
+                                       double        x,
+                                       double        y,
+                                       gint         *thread,
+                                       gint         *wait);
+
+/* The y of the middle of thread lane i, in widget coordinates. */
+int       weft_timeline_thread_y      (WeftTimeline *self,
+                                       guint         i);
+/* The x of time t. */
+double    weft_timeline_time_x        (WeftTimeline *self,
+                                       gint64        t);
 
 /* TRUE when the painted raster matches the current span and width; the
  * "settled" signal is emitted when it becomes so. */

@@ -6,6 +6,37 @@
 #include "weft-trace.h"
 #include "weft-view-data.h"
 
+const char * const weft_view_wait_kinds[WEFT_VIEW_N_WAIT_KINDS] = {
+  "mutex", "rdlock", "wrlock", "spin", "cond", "barrier", "sem", "join",
+  "poll", "select", "epoll", "sleep", "gil", "other",
+};
+
+static guint8
+wait_kind_from_text (const char *text)
+{
+  for (guint i = 0; text != NULL && i < WEFT_VIEW_N_WAIT_KINDS - 1; i++)
+    if (strcmp (text, weft_view_wait_kinds[i]) == 0)
+      return i;
+  return WEFT_VIEW_N_WAIT_KINDS - 1;
+}
+
+void
+weft_view_format_duration (char   *buf,
+                           gsize   size,
+                           gint64  ns)
+{
+  if (ns >= 10000000000)
+    g_snprintf (buf, size, "%.1f s", ns / 1e9);
+  else if (ns >= 1000000000)
+    g_snprintf (buf, size, "%.2f s", ns / 1e9);
+  else if (ns >= 1000000)
+    g_snprintf (buf, size, "%.1f ms", ns / 1e6);
+  else if (ns >= 1000)
+    g_snprintf (buf, size, "%.1f µs", ns / 1e3);
+  else
+    g_snprintf (buf, size, "%" G_GINT64_FORMAT " ns", ns);
+}
+
 char *
 weft_view_printable (const char *text,
                      const char *fallback)
@@ -85,6 +116,13 @@ typedef struct
   GArray       *p_end;
   GArray       *p_counts;
   GArray       *locks;
+  GHashTable   *lock_ix;     /* objects.id → index + 1 */
+  GArray      **w_start;     /* per thread */
+  GArray      **w_end;
+  GArray      **w_id;
+  GArray      **w_object;
+  GArray      **w_holder;
+  GArray      **w_kind;
 } Loader;
 
 static void
@@ -97,6 +135,10 @@ process_row (sqlite3_stmt *stmt,
   p.id = sqlite3_column_int64 (stmt, 0);
   p.pid = sqlite3_column_int64 (stmt, 1);
   p.command = weft_view_printable ((const char *) sqlite3_column_text (stmt, 2), "?");
+  p.parent_pid = sqlite3_column_int64 (stmt, 3);
+  p.exit_status = sqlite3_column_type (stmt, 4) == SQLITE_NULL ? -1 : sqlite3_column_int64 (stmt, 4);
+  p.exit_signal = sqlite3_column_int64 (stmt, 5);
+  p.cpu_ns = sqlite3_column_type (stmt, 6) == SQLITE_NULL ? -1 : sqlite3_column_int64 (stmt, 6);
   g_array_append_val (l->processes, p);
   g_hash_table_insert (l->process_ix, GSIZE_TO_POINTER ((gsize) p.id),
                        GUINT_TO_POINTER (l->processes->len));
@@ -214,11 +256,72 @@ lock_row (sqlite3_stmt *stmt,
   else
     k.name = g_strdup_printf ("%s@0x%" G_GINT64_MODIFIER "x", k.kind,
                               (gint64) sqlite3_column_int64 (stmt, 2));
+  k.named = name != NULL;
+  k.address = sqlite3_column_int64 (stmt, 2);
   k.waits = sqlite3_column_int64 (stmt, 3);
   k.contentions = sqlite3_column_int64 (stmt, 4);
   k.wait_total_ns = sqlite3_column_int64 (stmt, 5);
   k.wait_max_ns = sqlite3_column_int64 (stmt, 6);
+  k.id = sqlite3_column_int64 (stmt, 7);
+  k.acquisitions = sqlite3_column_int64 (stmt, 8);
+  k.wait_p50_ns = sqlite3_column_int64 (stmt, 9);
+  k.wait_p90_ns = sqlite3_column_int64 (stmt, 10);
+  k.hold_total_ns = sqlite3_column_int64 (stmt, 11);
+  k.hold_max_ns = sqlite3_column_int64 (stmt, 12);
+  k.hold_samples = sqlite3_column_int64 (stmt, 13);
+  k.threads = sqlite3_column_int64 (stmt, 14);
+  k.holders = sqlite3_column_int64 (stmt, 15);
+  k.pid = sqlite3_column_int64 (stmt, 16);
   g_array_append_val (l->locks, k);
+  g_hash_table_insert (l->lock_ix, GSIZE_TO_POINTER ((gsize) k.id),
+                       GUINT_TO_POINTER (l->locks->len));
+}
+
+static void
+summary_row (sqlite3_stmt *stmt,
+             gpointer      user_data)
+{
+  Loader *l = user_data;
+  guint ix = GPOINTER_TO_UINT (g_hash_table_lookup (l->thread_ix,
+                                                    GSIZE_TO_POINTER ((gsize) sqlite3_column_int64 (stmt, 0))));
+  WeftViewThread *t;
+
+  if (ix-- == 0)
+    return;
+  t = &l->data->threads[ix];
+  for (guint s = 0; s < WEFT_N_STATES; s++)
+    t->state_ns[s] = sqlite3_column_int64 (stmt, 1 + s);
+  t->n_wait_rows = sqlite3_column_int64 (stmt, 1 + WEFT_N_STATES);
+  g_array_index (l->processes, WeftViewProcess, t->process).running_ns += t->state_ns[WEFT_STATE_RUNNING];
+}
+
+static void
+wait_row (sqlite3_stmt *stmt,
+          gpointer      user_data)
+{
+  Loader *l = user_data;
+  guint ix = GPOINTER_TO_UINT (g_hash_table_lookup (l->thread_ix,
+                                                    GSIZE_TO_POINTER ((gsize) sqlite3_column_int64 (stmt, 0))));
+  gint64 s = sqlite3_column_int64 (stmt, 1);
+  gint64 e = sqlite3_column_int64 (stmt, 2);
+  gint64 id = sqlite3_column_int64 (stmt, 3);
+  gint32 object = -1, holder = -1;
+  guint8 kind = wait_kind_from_text ((const char *) sqlite3_column_text (stmt, 6));
+
+  if (ix-- == 0)
+    return;
+  if (sqlite3_column_type (stmt, 4) != SQLITE_NULL)
+    object = (gint32) GPOINTER_TO_UINT (g_hash_table_lookup (l->lock_ix,
+                                        GSIZE_TO_POINTER ((gsize) sqlite3_column_int64 (stmt, 4)))) - 1;
+  if (sqlite3_column_type (stmt, 5) != SQLITE_NULL)
+    holder = (gint32) GPOINTER_TO_UINT (g_hash_table_lookup (l->thread_ix,
+                                        GSIZE_TO_POINTER ((gsize) sqlite3_column_int64 (stmt, 5)))) - 1;
+  g_array_append_val (l->w_start[ix], s);
+  g_array_append_val (l->w_end[ix], e);
+  g_array_append_val (l->w_id[ix], id);
+  g_array_append_val (l->w_object[ix], object);
+  g_array_append_val (l->w_holder[ix], holder);
+  g_array_append_val (l->w_kind[ix], kind);
 }
 
 static void
@@ -246,6 +349,14 @@ finish_threads (Loader *l)
       g_array_unref (l->st_start[i]);
       g_array_unref (l->st_end[i]);
       g_array_unref (l->st_state[i]);
+      t->n_waits = l->w_start[i]->len;
+      d->n_waits += t->n_waits;
+      t->wait_start_ns = (gint64 *) g_array_free (l->w_start[i], FALSE);
+      t->wait_end_ns = (gint64 *) g_array_free (l->w_end[i], FALSE);
+      t->wait_id = (gint64 *) g_array_free (l->w_id[i], FALSE);
+      t->wait_object = (gint32 *) g_array_free (l->w_object[i], FALSE);
+      t->wait_holder = (gint32 *) g_array_free (l->w_holder[i], FALSE);
+      t->wait_kind = (guint8 *) g_array_free (l->w_kind[i], FALSE);
     }
 }
 
@@ -277,7 +388,10 @@ load_rows (Loader    *l,
 {
   WeftViewData *d = l->data;
 
-  if (!for_each_row (trace, "SELECT id, pid, command FROM processes ORDER BY start_ns, id",
+  if (!for_each_row (trace,
+                     "SELECT p.id, p.pid, p.command, q.pid, p.exit_status, p.exit_signal, p.cpu_ns"
+                     " FROM processes p LEFT JOIN processes q ON q.id = p.parent_id"
+                     " ORDER BY p.start_ns, p.id",
                      process_row, l, error)
       || !for_each_row (trace,
                         "SELECT t.id, t.process_id, t.tid, t.name, t.start_ns, t.end_ns"
@@ -298,11 +412,23 @@ load_rows (Loader    *l,
   l->st_start = g_new0 (GArray *, d->n_threads);
   l->st_end = g_new0 (GArray *, d->n_threads);
   l->st_state = g_new0 (GArray *, d->n_threads);
+  l->w_start = g_new0 (GArray *, d->n_threads);
+  l->w_end = g_new0 (GArray *, d->n_threads);
+  l->w_id = g_new0 (GArray *, d->n_threads);
+  l->w_object = g_new0 (GArray *, d->n_threads);
+  l->w_holder = g_new0 (GArray *, d->n_threads);
+  l->w_kind = g_new0 (GArray *, d->n_threads);
   for (guint i = 0; i < d->n_threads; i++)
     {
       l->st_start[i] = g_array_new (FALSE, FALSE, sizeof (gint64));
       l->st_end[i] = g_array_new (FALSE, FALSE, sizeof (gint64));
       l->st_state[i] = g_array_new (FALSE, FALSE, sizeof (guint8));
+      l->w_start[i] = g_array_new (FALSE, FALSE, sizeof (gint64));
+      l->w_end[i] = g_array_new (FALSE, FALSE, sizeof (gint64));
+      l->w_id[i] = g_array_new (FALSE, FALSE, sizeof (gint64));
+      l->w_object[i] = g_array_new (FALSE, FALSE, sizeof (gint32));
+      l->w_holder[i] = g_array_new (FALSE, FALSE, sizeof (gint32));
+      l->w_kind[i] = g_array_new (FALSE, FALSE, sizeof (guint8));
     }
 
   return for_each_row (trace,
@@ -316,10 +442,104 @@ load_rows (Loader    *l,
                        " FROM profile ORDER BY start_ns", profile_row, l, error)
       && for_each_row (trace,
                        "SELECT o.name, o.kind, o.address, s.waits, s.contentions,"
-                       " s.wait_total_ns, s.wait_max_ns"
+                       " s.wait_total_ns, s.wait_max_ns, o.id, s.acquisitions, s.wait_p50_ns,"
+                       " s.wait_p90_ns, s.hold_total_ns, s.hold_max_ns, s.hold_samples,"
+                       " s.threads, s.holders, p.pid"
                        " FROM lock_stats s JOIN objects o ON o.id = s.object_id"
-                       " WHERE s.waits > 0 ORDER BY s.wait_total_ns DESC LIMIT 20",
-                       lock_row, l, error);
+                       " LEFT JOIN processes p ON p.id = o.process_id"
+                       " WHERE s.waits > 0 OR s.contentions > 0"
+                       " ORDER BY s.wait_total_ns DESC, s.contentions DESC, o.id",
+                       lock_row, l, error)
+      && for_each_row (trace,
+                       "SELECT thread_id, running_ns, runnable_ns, lock_ns, sync_ns, io_ns,"
+                       " sleep_ns, blocked_ns, waits FROM thread_summary",
+                       summary_row, l, error)
+      && for_each_row (trace,
+                       "SELECT thread_id, start_ns, end_ns, id, object_id, holder_thread_id, kind"
+                       " FROM waits ORDER BY thread_id, start_ns, id",
+                       wait_row, l, error);
+}
+
+#define LOD_BUCKETS    65536
+#define LOD_MIN_STATES 1000000  /* below this, rasters read the intervals */
+
+static void spread (double *acc, guint stride, guint k, double x0, double x1, guint columns,
+                    double weight);
+
+/* Spreads [s, e) of value weight over the LOD buckets of acc (stride states). */
+static void
+build_lod (WeftViewData *d)
+{
+  gsize n_states = 0;
+  double per_ns;
+  g_autofree double *acc = NULL;
+  const char *min = g_getenv ("WEFT_VIEW_LOD_MIN_STATES");   /* for tests */
+
+  for (guint i = 0; i < d->n_threads; i++)
+    n_states += d->threads[i].n_states;
+  if (n_states + d->n_profile < (min != NULL ? g_ascii_strtoull (min, NULL, 10) : LOD_MIN_STATES))
+    return;
+  d->lod_buckets = LOD_BUCKETS;
+  d->lod_bucket_ns = (double) (d->end_ns - d->start_ns) / LOD_BUCKETS;
+  per_ns = 1.0 / d->lod_bucket_ns;
+  d->lod_thread = g_new (float, (gsize) d->n_threads * LOD_BUCKETS * WEFT_N_STATES);
+  d->lod_chart = g_new (float, (gsize) LOD_BUCKETS * WEFT_N_STATES);
+  acc = g_new (double, (gsize) LOD_BUCKETS * WEFT_N_STATES);
+  for (guint i = 0; i < d->n_threads; i++)
+    {
+      const WeftViewThread *t = &d->threads[i];
+      float *out = &d->lod_thread[(gsize) i * LOD_BUCKETS * WEFT_N_STATES];
+
+      memset (acc, 0, sizeof (double) * LOD_BUCKETS * WEFT_N_STATES);
+      for (guint k = 0; k < t->n_states; k++)
+        spread (acc, WEFT_N_STATES, t->state[k], (t->state_start_ns[k] - d->start_ns) * per_ns,
+                (t->state_end_ns[k] - d->start_ns) * per_ns, LOD_BUCKETS, 1.0);
+      for (gsize j = 0; j < (gsize) LOD_BUCKETS * WEFT_N_STATES; j++)
+        out[j] = (float) acc[j];
+    }
+  memset (acc, 0, sizeof (double) * LOD_BUCKETS * WEFT_N_STATES);
+  for (guint k = 0; k < d->n_profile; k++)
+    for (guint s = 0; s < WEFT_N_STATES; s++)
+      if (d->profile_counts[k * WEFT_N_STATES + s] != 0)
+        spread (acc, WEFT_N_STATES, s, (d->profile_start_ns[k] - d->start_ns) * per_ns,
+                (d->profile_end_ns[k] - d->start_ns) * per_ns, LOD_BUCKETS,
+                d->profile_counts[k * WEFT_N_STATES + s]);
+  for (gsize j = 0; j < (gsize) LOD_BUCKETS * WEFT_N_STATES; j++)
+    d->lod_chart[j] = (float) acc[j];
+}
+
+/* Spreads the LOD buckets of src (stride WEFT_N_STATES) that overlap the
+ * raster's span over its columns. */
+static void
+spread_lod (WeftViewRaster *r,
+            WeftViewData   *d,
+            const float    *src,
+            double         *acc,
+            double          cols_per_ns)
+{
+  gint64 b0 = (gint64) floor ((r->start_ns - d->start_ns) / d->lod_bucket_ns);
+  gint64 b1 = (gint64) ceil ((r->end_ns - d->start_ns) / d->lod_bucket_ns);
+
+  b0 = CLAMP (b0, 0, (gint64) d->lod_buckets);
+  b1 = CLAMP (b1, b0, (gint64) d->lod_buckets);
+  for (gint64 b = b0; b < b1; b++)
+    {
+      double x0 = (d->start_ns + b * d->lod_bucket_ns - r->start_ns) * cols_per_ns;
+      double x1 = (d->start_ns + (b + 1) * d->lod_bucket_ns - r->start_ns) * cols_per_ns;
+
+      for (guint s = 0; s < WEFT_N_STATES; s++)
+        if (src[b * WEFT_N_STATES + s] != 0)
+          spread (acc, WEFT_N_STATES, s, x0, x1, r->columns, src[b * WEFT_N_STATES + s]);
+    }
+}
+
+/* TRUE when each column of r covers at least 4 LOD buckets. */
+static gboolean
+use_lod (WeftViewRaster *r,
+         WeftViewData   *d)
+{
+  return d->lod_buckets > 0
+         && (double) (r->end_ns - r->start_ns) / r->columns >= 4 * d->lod_bucket_ns;
 }
 
 WeftViewData *
@@ -353,6 +573,7 @@ weft_view_data_load (const char  *path,
   l.p_end = g_array_new (FALSE, FALSE, sizeof (gint64));
   l.p_counts = g_array_new (FALSE, FALSE, sizeof (gint32));
   l.locks = g_array_new (FALSE, TRUE, sizeof (WeftViewLock));
+  l.lock_ix = g_hash_table_new (NULL, NULL);
 
   ok = load_rows (&l, trace, error);
 
@@ -368,7 +589,19 @@ weft_view_data_load (const char  *path,
         g_array_unref (l.st_start[i]);
         g_array_unref (l.st_end[i]);
         g_array_unref (l.st_state[i]);
+        g_array_unref (l.w_start[i]);
+        g_array_unref (l.w_end[i]);
+        g_array_unref (l.w_id[i]);
+        g_array_unref (l.w_object[i]);
+        g_array_unref (l.w_holder[i]);
+        g_array_unref (l.w_kind[i]);
       }
+  g_free (l.w_start);
+  g_free (l.w_end);
+  g_free (l.w_id);
+  g_free (l.w_object);
+  g_free (l.w_holder);
+  g_free (l.w_kind);
   g_free (l.st_start);
   g_free (l.st_end);
   g_free (l.st_state);
@@ -388,6 +621,7 @@ weft_view_data_load (const char  *path,
   d->locks = (WeftViewLock *) g_array_free (l.locks, FALSE);
   g_hash_table_unref (l.thread_ix);
   g_hash_table_unref (l.process_ix);
+  g_hash_table_unref (l.lock_ix);
 
   if (!ok)
     return NULL;
@@ -402,6 +636,7 @@ weft_view_data_load (const char  *path,
   d->end_ns = MAX (d->end_ns, d->profile_end_ns[d->n_profile - 1]);
   if (d->end_ns <= d->start_ns)
     d->end_ns = d->start_ns + 1;
+  build_lod (d);
   return g_steal_pointer (&d);
 }
 
@@ -425,6 +660,12 @@ weft_view_data_unref (WeftViewData *d)
       g_free (d->threads[i].state_start_ns);
       g_free (d->threads[i].state_end_ns);
       g_free (d->threads[i].state);
+      g_free (d->threads[i].wait_start_ns);
+      g_free (d->threads[i].wait_end_ns);
+      g_free (d->threads[i].wait_id);
+      g_free (d->threads[i].wait_object);
+      g_free (d->threads[i].wait_holder);
+      g_free (d->threads[i].wait_kind);
     }
   for (guint c = 0; d->cpu != NULL && c < d->cpus; c++)
     {
@@ -446,6 +687,9 @@ weft_view_data_unref (WeftViewData *d)
   g_free (d->profile_counts);
   g_free (d->command);
   g_free (d->path);
+  g_clear_pointer (&d->preview, weft_view_raster_unref);
+  g_free (d->lod_thread);
+  g_free (d->lod_chart);
   g_free (d);
 }
 
@@ -530,6 +774,9 @@ raster_chart (WeftViewRaster *r,
 {
   g_autofree double *acc = g_new0 (double, r->columns * WEFT_N_STATES);
 
+  if (use_lod (r, d))
+    spread_lod (r, d, d->lod_chart, acc, cols_per_ns);
+  else
   for (guint i = first_ending_after (d->profile_end_ns, d->n_profile, r->start_ns);
        i < d->n_profile && d->profile_start_ns[i] < r->end_ns; i++)
     {
@@ -547,12 +794,17 @@ raster_chart (WeftViewRaster *r,
 
 static void
 raster_thread (WeftViewRaster       *r,
+               WeftViewData         *d,
                const WeftViewThread *t,
                guint8               *out,
                double               *acc,
                double                cols_per_ns)
 {
   memset (acc, 0, sizeof (double) * r->columns * WEFT_N_STATES);
+  if (use_lod (r, d))
+    spread_lod (r, d, &d->lod_thread[(gsize) (t - d->threads) * d->lod_buckets * WEFT_N_STATES],
+                acc, cols_per_ns);
+  else
   for (guint i = first_ending_after (t->state_end_ns, t->n_states, r->start_ns);
        i < t->n_states && t->state_start_ns[i] < r->end_ns; i++)
     spread (acc, WEFT_N_STATES, t->state[i],
@@ -632,11 +884,40 @@ raster_cpu (WeftViewRaster    *r,
     out[c] = best_thread;
 }
 
+static void
+raster_lock (WeftViewRaster       *r,
+             const WeftViewThread *t,
+             guint8               *out,
+             double                cols_per_ns)
+{
+  memset (out, 0, r->columns);
+  for (guint i = first_ending_after (t->wait_end_ns, t->n_waits, r->start_ns);
+       i < t->n_waits && t->wait_start_ns[i] < r->end_ns; i++)
+    if (t->wait_object[i] == r->lock)
+      {
+        double x0 = MAX ((t->wait_start_ns[i] - r->start_ns) * cols_per_ns, 0.0);
+        double x1 = MIN ((t->wait_end_ns[i] - r->start_ns) * cols_per_ns, (double) r->columns);
+
+        for (guint c = (guint) x0; c < r->columns && c < x1; c++)
+          out[c] = 1;
+      }
+}
+
 WeftViewRaster *
 weft_view_raster_new (WeftViewData *d,
                       gint64        start_ns,
                       gint64        end_ns,
                       guint         columns)
+{
+  return weft_view_raster_new_full (d, start_ns, end_ns, columns, -1);
+}
+
+WeftViewRaster *
+weft_view_raster_new_full (WeftViewData *d,
+                           gint64        start_ns,
+                           gint64        end_ns,
+                           guint         columns,
+                           gint          lock)
 {
   WeftViewRaster *r = g_new0 (WeftViewRaster, 1);
   g_autofree double *acc = NULL;
@@ -661,7 +942,14 @@ weft_view_raster_new (WeftViewData *d,
     raster_cpu (r, &d->cpu[c], &r->cpu_thread[(gsize) c * columns], cols_per_ns);
   acc = g_new (double, (gsize) columns * WEFT_N_STATES);
   for (guint t = 0; t < d->n_threads; t++)
-    raster_thread (r, &d->threads[t], &r->thread_state[(gsize) t * columns], acc, cols_per_ns);
+    raster_thread (r, d, &d->threads[t], &r->thread_state[(gsize) t * columns], acc, cols_per_ns);
+  r->lock = lock >= 0 && (guint) lock < d->n_locks ? lock : -1;
+  if (r->lock >= 0)
+    {
+      r->thread_lock = g_new (guint8, (gsize) columns * d->n_threads);
+      for (guint t = 0; t < d->n_threads; t++)
+        raster_lock (r, &d->threads[t], &r->thread_lock[(gsize) t * columns], cols_per_ns);
+    }
   return r;
 }
 
@@ -680,5 +968,423 @@ weft_view_raster_unref (WeftViewRaster *r)
   g_free (r->chart);
   g_free (r->cpu_thread);
   g_free (r->thread_state);
+  g_free (r->thread_lock);
   g_free (r);
+}
+
+gint
+weft_view_data_wait_at (WeftViewData *d,
+                        guint         thread,
+                        gint64        t)
+{
+  const WeftViewThread *th;
+  guint i;
+
+  if (thread >= d->n_threads)
+    return -1;
+  th = &d->threads[thread];
+  /* Waits of a thread are sorted by start; ends too, as long as they do not
+   * overlap (they may in a damaged trace: look back a little). */
+  i = first_ending_after (th->wait_end_ns, th->n_waits, t);
+  for (guint k = i; k < th->n_waits && k < i + 4; k++)
+    if (th->wait_start_ns[k] <= t && t < th->wait_end_ns[k])
+      return (gint) k;
+  return -1;
+}
+
+gint
+weft_view_data_lock_index (WeftViewData *d,
+                           gint64        object_id)
+{
+  for (guint i = 0; i < d->n_locks; i++)
+    if (d->locks[i].id == object_id)
+      return (gint) i;
+  return -1;
+}
+
+/* Appends the frames of stack_id as "function  file:line  module" lines. */
+static gboolean
+append_stack (WeftTrace  *trace,
+              GString    *out,
+              gint64      stack_id,
+              guint       max_frames,
+              GError    **error)
+{
+  static const char sql[] =
+    "SELECT f.function, f.file, f.line, f.module, f.address FROM stack_frames sf"
+    " JOIN frames f ON f.id = sf.frame_id WHERE sf.stack_id = ?1 ORDER BY sf.depth LIMIT ?2";
+  sqlite3_stmt *stmt = weft_trace_prepare (trace, sql, error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, stack_id);
+  sqlite3_bind_int (stmt, 2, (int) max_frames);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      g_autofree char *function = weft_view_printable ((const char *) sqlite3_column_text (stmt, 0), NULL);
+      g_autofree char *file = weft_view_printable ((const char *) sqlite3_column_text (stmt, 1), NULL);
+      g_autofree char *module = weft_view_printable ((const char *) sqlite3_column_text (stmt, 3), "?");
+      g_autofree char *where = NULL;
+      g_autofree char *line = NULL;
+      const char *base = strrchr (module, '/');
+
+      if (function == NULL)
+        function = g_strdup_printf ("0x%" G_GINT64_MODIFIER "x", (gint64) sqlite3_column_int64 (stmt, 4));
+      if (file != NULL)
+        where = g_strdup_printf ("%s:%d", file, sqlite3_column_int (stmt, 2));
+      line = g_markup_printf_escaped ("    <tt>%s</tt>  %s  <span foreground=\"#666\">%s</span>\n",
+                                      function, where != NULL ? where : "",
+                                      base != NULL ? base + 1 : module);
+      g_string_append (out, line);
+    }
+  if (rc != SQLITE_DONE)
+    return weft_trace_sql_error (trace, sql, error);
+  sqlite3_reset (stmt);
+  return TRUE;
+}
+
+static const char *
+thread_name_of (WeftViewData *d,
+                gint64        thread_id,
+                gint64       *tid)
+{
+  for (guint i = 0; i < d->n_threads; i++)
+    if (d->threads[i].id == thread_id)
+      {
+        *tid = d->threads[i].tid;
+        return d->threads[i].name;
+      }
+  *tid = 0;
+  return "?";
+}
+
+char *
+weft_view_data_describe_lock (WeftViewData *d,
+                              guint         lock,
+                              GError      **error)
+{
+  static const char holders_sql[] =
+    "SELECT holder_thread_id, sum(waits), sum(wait_total_ns) FROM blocking WHERE object_id = ?1"
+    " GROUP BY holder_thread_id ORDER BY 3 DESC, 1 LIMIT 5";
+  static const char stacks_sql[] =
+    "SELECT stack_id, waits, wait_total_ns FROM lock_stacks WHERE object_id = ?1"
+    " ORDER BY wait_total_ns DESC, stack_id LIMIT 3";
+  g_autoptr(WeftTrace) trace = NULL;
+  g_autoptr(GString) out = g_string_new (NULL);
+  const WeftViewLock *k;
+  char total[32], max[32], p50[32], p90[32], hold[32], hold_max[32];
+  g_autofree char *head = NULL;
+  sqlite3_stmt *stmt;
+  g_autoptr(GArray) stacks = g_array_new (FALSE, FALSE, sizeof (gint64) * 3);
+  int rc;
+
+  g_return_val_if_fail (lock < d->n_locks, NULL);
+  k = &d->locks[lock];
+  trace = weft_trace_open (d->path, error);
+  if (trace == NULL)
+    return NULL;
+  weft_view_format_duration (total, sizeof total, k->wait_total_ns);
+  weft_view_format_duration (max, sizeof max, k->wait_max_ns);
+  weft_view_format_duration (p50, sizeof p50, k->wait_p50_ns);
+  weft_view_format_duration (p90, sizeof p90, k->wait_p90_ns);
+  weft_view_format_duration (hold, sizeof hold, k->hold_total_ns);
+  weft_view_format_duration (hold_max, sizeof hold_max, k->hold_max_ns);
+  head = g_markup_printf_escaped ("<b>%s</b> (%s at 0x%" G_GINT64_MODIFIER "x, process %" G_GINT64_FORMAT ")\n"
+                                  "%" G_GINT64_FORMAT " waits, %" G_GINT64_FORMAT " contentions of %"
+                                  G_GINT64_FORMAT " acquisitions; waited %s in total, longest %s,"
+                                  " median %s, p90 %s; held %s in total (%" G_GINT64_FORMAT
+                                  " timed holds), longest %s; used by %" G_GINT64_FORMAT " threads\n",
+                                  k->name, k->kind, k->address, k->pid, k->waits, k->contentions,
+                                  k->acquisitions, total, max, p50, p90, hold, k->hold_samples,
+                                  hold_max, k->threads);
+  g_string_append (out, head);
+
+  stmt = weft_trace_prepare (trace, holders_sql, error);
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_int64 (stmt, 1, k->id);
+  g_string_append (out, "<b>Held by</b> (while others waited):\n");
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      gint64 tid;
+      const char *name = thread_name_of (d, sqlite3_column_int64 (stmt, 0), &tid);
+      g_autofree char *line = NULL;
+
+      weft_view_format_duration (total, sizeof total, sqlite3_column_int64 (stmt, 2));
+      line = g_markup_printf_escaped ("    %s %" G_GINT64_FORMAT ": %" G_GINT64_FORMAT " waits, %s\n",
+                                      name, tid, (gint64) sqlite3_column_int64 (stmt, 1), total);
+      g_string_append (out, line);
+    }
+  if (rc != SQLITE_DONE)
+    return weft_trace_sql_error (trace, holders_sql, error), NULL;
+  sqlite3_reset (stmt);
+
+  stmt = weft_trace_prepare (trace, stacks_sql, error);
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_int64 (stmt, 1, k->id);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      gint64 row[3] = { sqlite3_column_int64 (stmt, 0), sqlite3_column_int64 (stmt, 1),
+                        sqlite3_column_int64 (stmt, 2) };
+
+      g_array_append_vals (stacks, row, 1);
+    }
+  if (rc != SQLITE_DONE)
+    return weft_trace_sql_error (trace, stacks_sql, error), NULL;
+  sqlite3_reset (stmt);
+  if (stacks->len == 0)
+    g_string_append (out, "<b>Stacks</b>: none recorded\n");
+  for (guint i = 0; i < stacks->len; i++)
+    {
+      const gint64 *row = &g_array_index (stacks, gint64, 3 * i);
+
+      weft_view_format_duration (total, sizeof total, row[2]);
+      g_string_append_printf (out, "<b>Stack %u</b>: %" G_GINT64_FORMAT " waits, %s\n", i + 1, row[1], total);
+      if (!append_stack (trace, out, row[0], 8, error))
+        return NULL;
+    }
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
+char *
+weft_view_data_describe_wait (WeftViewData *d,
+                              guint         thread,
+                              guint         wait,
+                              GError      **error)
+{
+  static const char sql[] =
+    "SELECT kind, result, error, holder_thread_id, stack_id, arg FROM waits WHERE id = ?1";
+  g_autoptr(WeftTrace) trace = NULL;
+  g_autoptr(GString) out = g_string_new (NULL);
+  const WeftViewThread *t;
+  sqlite3_stmt *stmt;
+  char dur[32], at[32];
+  g_autofree char *kind = NULL, *result = NULL, *head = NULL, *holder = NULL;
+  gint64 stack_id = 0, err = 0;
+  gint object;
+  int rc;
+
+  g_return_val_if_fail (thread < d->n_threads && wait < d->threads[thread].n_waits, NULL);
+  t = &d->threads[thread];
+  trace = weft_trace_open (d->path, error);
+  if (trace == NULL)
+    return NULL;
+  stmt = weft_trace_prepare (trace, sql, error);
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_int64 (stmt, 1, t->wait_id[wait]);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    {
+      kind = weft_view_printable ((const char *) sqlite3_column_text (stmt, 0), "?");
+      result = weft_view_printable ((const char *) sqlite3_column_text (stmt, 1), "?");
+      err = sqlite3_column_int64 (stmt, 2);
+      stack_id = sqlite3_column_int64 (stmt, 4);
+    }
+  else if (rc != SQLITE_DONE)
+    return weft_trace_sql_error (trace, sql, error), NULL;
+  sqlite3_reset (stmt);
+  if (kind == NULL)
+    {
+      g_set_error (error, WEFT_TRACE_ERROR, WEFT_TRACE_ERROR_CORRUPT, "wait %" G_GINT64_FORMAT
+                   " is not in %s", t->wait_id[wait], d->path);
+      return NULL;
+    }
+  weft_view_format_duration (dur, sizeof dur, t->wait_end_ns[wait] - t->wait_start_ns[wait]);
+  weft_view_format_duration (at, sizeof at, t->wait_start_ns[wait] - d->start_ns);
+  object = t->wait_object[wait];
+  if (t->wait_holder[wait] >= 0)
+    holder = g_markup_printf_escaped ("%s %" G_GINT64_FORMAT, d->threads[t->wait_holder[wait]].name,
+                                      d->threads[t->wait_holder[wait]].tid);
+  head = g_markup_printf_escaped ("<b>Wait</b> of %s %" G_GINT64_FORMAT ": <b>%s</b> on %s%s%s, %s at %s;"
+                                  " result %s%s\n",
+                                  t->name, t->tid, kind,
+                                  object >= 0 ? d->locks[object].name : "no object",
+                                  object >= 0 ? " " : "", object >= 0 ? d->locks[object].kind : "",
+                                  dur, at, result, err != 0 && g_strcmp0 (result, "error") == 0 ? " (error)" : "");
+  g_string_append (out, head);
+  g_string_append_printf (out, "<b>Holder</b>: %s\n", holder != NULL ? holder : "unknown");
+  if (stack_id > 0)
+    {
+      g_string_append (out, "<b>Stack</b>:\n");
+      if (!append_stack (trace, out, stack_id, 16, error))
+        return NULL;
+    }
+  else
+    g_string_append (out, "<b>Stack</b>: none recorded\n");
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
+static gint64
+query_int (WeftTrace  *trace,
+           const char *sql)
+{
+  sqlite3_stmt *stmt = weft_trace_prepare (trace, sql, NULL);
+  gint64 v = 0;
+
+  if (stmt != NULL && sqlite3_step (stmt) == SQLITE_ROW)
+    v = sqlite3_column_int64 (stmt, 0);
+  if (stmt != NULL)
+    sqlite3_reset (stmt);
+  return v;
+}
+
+/* One value of a point-sample query: binds a, b and steps; FALSE at no row. */
+static gboolean
+sample (sqlite3_stmt *stmt,
+        gint64        a,
+        gint64        b)
+{
+  gboolean row;
+
+  sqlite3_reset (stmt);
+  sqlite3_bind_int64 (stmt, 1, a);
+  sqlite3_bind_int64 (stmt, 2, b);
+  row = sqlite3_step (stmt) == SQLITE_ROW;
+  return row;
+}
+
+WeftViewData *
+weft_view_data_load_preview (const char  *path,
+                             guint        columns,
+                             GError     **error)
+{
+  static const char profile_sql[] =
+    "SELECT end_ns, running, runnable, lock, sync, io, sleep, blocked FROM profile"
+    " WHERE start_ns <= ?1 AND ?2 IS NOT NULL ORDER BY start_ns DESC LIMIT 1";
+  static const char state_sql[] =
+    "SELECT end_ns, state FROM thread_states WHERE thread_id = ?1 AND start_ns <= ?2"
+    " ORDER BY start_ns DESC LIMIT 1";
+  static const char cpu_sql[] =
+    "SELECT end_ns, thread_id FROM cpu_slices WHERE cpu = ?1 AND start_ns <= ?2"
+    " ORDER BY cpu DESC, start_ns DESC LIMIT 1";
+  g_autoptr(WeftTrace) trace = weft_trace_open (path, error);
+  g_autoptr(WeftViewData) d = NULL;
+  g_autofree char *command = NULL;
+  WeftViewRaster *r;
+  sqlite3_stmt *stmt;
+  Loader l = { 0 };
+  gboolean ok;
+  gint64 first, last;
+
+  if (trace == NULL)
+    return NULL;
+  d = g_new0 (WeftViewData, 1);
+  g_atomic_ref_count_init (&d->ref);
+  d->path = g_strdup (path);
+  command = weft_trace_get_meta (trace, "command");
+  d->command = weft_view_printable (command, "?");
+  d->start_ns = meta_int (trace, "start_ns", 0);
+  d->end_ns = meta_int (trace, "end_ns", d->start_ns);
+  d->cpus = (guint) CLAMP (meta_int (trace, "cpus", 1), 1, 1024);
+  l.data = d;
+  l.processes = g_array_new (FALSE, TRUE, sizeof (WeftViewProcess));
+  l.threads = g_array_new (FALSE, TRUE, sizeof (WeftViewThread));
+  l.thread_ix = g_hash_table_new (NULL, NULL);
+  l.process_ix = g_hash_table_new (NULL, NULL);
+  ok = for_each_row (trace,
+                     "SELECT p.id, p.pid, p.command, q.pid, p.exit_status, p.exit_signal, p.cpu_ns"
+                     " FROM processes p LEFT JOIN processes q ON q.id = p.parent_id"
+                     " ORDER BY p.start_ns, p.id", process_row, &l, error)
+       && for_each_row (trace,
+                        "SELECT t.id, t.process_id, t.tid, t.name, t.start_ns, t.end_ns"
+                        " FROM threads t JOIN processes p ON p.id = t.process_id"
+                        " ORDER BY p.start_ns, p.id, t.tid != p.pid, t.start_ns, t.tid",
+                        thread_row, &l, error);
+  d->n_processes = l.processes->len;
+  d->processes = (WeftViewProcess *) g_array_free (l.processes, FALSE);
+  d->n_threads = l.threads->len;
+  d->threads = (WeftViewThread *) g_array_free (l.threads, FALSE);
+  g_hash_table_unref (l.process_ix);
+  d->cpu = g_new0 (WeftViewCpu, d->cpus);
+  if (!ok)
+    {
+      g_hash_table_unref (l.thread_ix);
+      return NULL;
+    }
+  first = query_int (trace, "SELECT min(start_ns) FROM profile");
+  /* (end_ns has no index: take the last row by start_ns.) */
+  last = query_int (trace, "SELECT end_ns FROM profile ORDER BY start_ns DESC LIMIT 1");
+  if (d->n_threads == 0 || last <= first)
+    {
+      g_hash_table_unref (l.thread_ix);
+      g_set_error (error, WEFT_TRACE_ERROR, WEFT_TRACE_ERROR_CORRUPT,
+                   "%s has no threads or no concurrency profile", path);
+      return NULL;
+    }
+  d->start_ns = MIN (d->start_ns, first);
+  d->end_ns = MAX (d->end_ns, last);
+  for (guint i = 0; i < d->n_threads; i++)
+    {
+      if (d->threads[i].start_ns == G_MAXINT64)
+        d->threads[i].start_ns = d->start_ns;
+      if (d->threads[i].end_ns == G_MININT64)
+        d->threads[i].end_ns = d->end_ns;
+    }
+
+  columns = MAX (columns, 1);
+  r = g_new0 (WeftViewRaster, 1);
+  g_atomic_ref_count_init (&r->ref);
+  r->start_ns = d->start_ns;
+  r->end_ns = d->end_ns;
+  r->columns = columns;
+  r->n_cpus = d->cpus;
+  r->n_threads = d->n_threads;
+  r->lock = -1;
+  r->chart = g_new0 (float, (gsize) columns * WEFT_N_STATES);
+  r->cpu_thread = g_new (gint32, (gsize) columns * d->cpus);
+  r->thread_state = g_new (guint8, (gsize) columns * d->n_threads);
+  d->preview = r;
+
+#define COLUMN_T(c) (r->start_ns + (gint64) (((double) (c) + 0.5) * (double) (r->end_ns - r->start_ns) / columns))
+  if ((stmt = weft_trace_prepare (trace, profile_sql, error)) == NULL)
+    goto fail;
+  for (guint c = 0; c < columns; c++)
+    if (sample (stmt, COLUMN_T (c), 0) && sqlite3_column_int64 (stmt, 0) > COLUMN_T (c))
+      {
+        gint32 conc = 0;
+
+        for (guint s = 0; s < WEFT_N_STATES; s++)
+          {
+            r->chart[c * WEFT_N_STATES + s] = (float) sqlite3_column_int (stmt, 1 + s);
+            if (s != WEFT_STATE_SLEEP)
+              conc += sqlite3_column_int (stmt, 1 + s);
+          }
+        d->max_concurrency = MAX (d->max_concurrency, conc);
+      }
+  sqlite3_reset (stmt);
+  if ((stmt = weft_trace_prepare (trace, state_sql, error)) == NULL)
+    goto fail;
+  for (guint t = 0; t < d->n_threads; t++)
+    for (guint c = 0; c < columns; c++)
+      {
+        guint8 *out = &r->thread_state[(gsize) t * columns + c];
+
+        *out = WEFT_STATE_NONE;
+        if (sample (stmt, d->threads[t].id, COLUMN_T (c)) && sqlite3_column_int64 (stmt, 0) > COLUMN_T (c))
+          *out = state_from_text ((const char *) sqlite3_column_text (stmt, 1));
+      }
+  sqlite3_reset (stmt);
+  if ((stmt = weft_trace_prepare (trace, cpu_sql, error)) == NULL)
+    goto fail;
+  for (guint cpu = 0; cpu < d->cpus; cpu++)
+    for (guint c = 0; c < columns; c++)
+      {
+        gint32 *out = &r->cpu_thread[(gsize) cpu * columns + c];
+
+        *out = -1;
+        if (sample (stmt, cpu, COLUMN_T (c)) && sqlite3_column_int64 (stmt, 0) > COLUMN_T (c))
+          *out = (gint32) GPOINTER_TO_UINT (g_hash_table_lookup (l.thread_ix,
+                    GSIZE_TO_POINTER ((gsize) sqlite3_column_int64 (stmt, 1)))) - 1;
+      }
+  sqlite3_reset (stmt);
+#undef COLUMN_T
+  g_hash_table_unref (l.thread_ix);
+  return g_steal_pointer (&d);
+
+fail:
+  g_hash_table_unref (l.thread_ix);
+  return NULL;
 }

@@ -27,6 +27,11 @@ typedef struct
   char   *command;      /* made printable; never NULL */
   guint   first_thread; /* index into threads of its first thread */
   guint   n_threads;    /* its threads follow each other in threads */
+  gint64  parent_pid;   /* 0 for the root */
+  gint64  exit_status;  /* -1 when unknown */
+  gint64  exit_signal;  /* 0 when none */
+  gint64  cpu_ns;       /* -1 when unknown */
+  gint64  running_ns;   /* sum of its threads' thread_summary running_ns */
 } WeftViewProcess;
 
 typedef struct
@@ -41,7 +46,20 @@ typedef struct
   gint64 *state_start_ns;
   gint64 *state_end_ns;
   guint8 *state;        /* WeftState */
+  gint64  state_ns[WEFT_N_STATES]; /* thread_summary: time in each state */
+  gint64  n_wait_rows;  /* thread_summary.waits */
+  guint   n_waits;      /* its waits rows, in time order */
+  gint64 *wait_start_ns;
+  gint64 *wait_end_ns;
+  gint64 *wait_id;      /* waits.id */
+  gint32 *wait_object;  /* index into locks, or -1 */
+  gint32 *wait_holder;  /* index into threads, or -1 */
+  guint8 *wait_kind;    /* index into weft_view_wait_kinds */
 } WeftViewThread;
+
+/* Wait kinds as waits.kind names them; the last is for anything else. */
+extern const char * const weft_view_wait_kinds[];
+#define WEFT_VIEW_N_WAIT_KINDS 14
 
 typedef struct
 {
@@ -53,12 +71,24 @@ typedef struct
 
 typedef struct
 {
+  gint64  id;           /* objects.id */
   char   *name;         /* objects.name, or kind@address; printable */
+  gboolean named;       /* objects.name was not NULL */
   char   *kind;
+  gint64  address;
+  gint64  pid;          /* of its process */
+  gint64  acquisitions;
   gint64  waits;
   gint64  contentions;
   gint64  wait_total_ns;
   gint64  wait_max_ns;
+  gint64  wait_p50_ns;
+  gint64  wait_p90_ns;
+  gint64  hold_total_ns;
+  gint64  hold_max_ns;
+  gint64  hold_samples;
+  gint64  threads;
+  gint64  holders;
 } WeftViewLock;
 
 typedef struct
@@ -79,8 +109,24 @@ typedef struct
   gint64          *profile_start_ns;
   gint64          *profile_end_ns;
   gint32          *profile_counts; /* n_profile × WEFT_N_STATES */
-  WeftViewLock    *locks;       /* lock_stats, most waited-for first */
+  WeftViewLock    *locks;       /* lock_stats rows with waits or contentions
+                                 * (as `weft report` lists them), most
+                                 * waited-for first */
   guint            n_locks;
+  guint            n_waits;     /* waits rows loaded, all threads */
+  /* Level of detail for large traces: [start_ns, end_ns) cut into
+   * lod_buckets equal buckets; per thread and bucket the share of the
+   * bucket spent in each state, per bucket the mean number of threads per
+   * state. Rasters whose columns cover several buckets aggregate these
+   * instead of every interval. lod_buckets is 0 for small traces. */
+  guint            lod_buckets;
+  double           lod_bucket_ns;
+  float           *lod_thread;  /* n_threads × lod_buckets × WEFT_N_STATES */
+  float           *lod_chart;   /* lod_buckets × WEFT_N_STATES */
+  struct _WeftViewRaster *preview; /* set on a preview (see
+                                 * weft_view_data_load_preview()): no
+                                 * states, slices, profile, locks nor waits
+                                 * are loaded, only this raster */
 } WeftViewData;
 
 /* Reads a whole trace. Blocking (SQL, I/O): call it from a worker thread.
@@ -88,8 +134,42 @@ typedef struct
  * sound, analysed trace, with a message that names the file). */
 WeftViewData *weft_view_data_load   (const char   *path,
                                      GError      **error);
+/* A first look at a large trace, in a fraction of the time of
+ * weft_view_data_load(): meta, processes and threads, and a raster of the
+ * whole trace in columns columns whose values are point samples (the
+ * profile row, each thread's state and each CPU's thread at the middle of
+ * each column, found with the tables' indexes) rather than per-pixel
+ * aggregates. Blocking: call it from a worker thread. */
+WeftViewData *weft_view_data_load_preview (const char   *path,
+                                           guint         columns,
+                                           GError      **error);
 WeftViewData *weft_view_data_ref    (WeftViewData *data);
 void          weft_view_data_unref  (WeftViewData *data);
+
+/* Index of the wait of thread (index) that covers t, or -1. */
+gint          weft_view_data_wait_at (WeftViewData *data,
+                                      guint         thread,
+                                      gint64        t);
+
+/* Index into locks of objects.id, or -1. */
+gint          weft_view_data_lock_index (WeftViewData *data,
+                                         gint64        object_id);
+
+/* What the details pane shows of one object or one wait, read from the trace
+ * (its stacks, holders, result): blocking, call from a worker thread.
+ * Returns Pango markup, or NULL with error set. */
+char         *weft_view_data_describe_lock (WeftViewData *data,
+                                            guint         lock,
+                                            GError      **error);
+char         *weft_view_data_describe_wait (WeftViewData *data,
+                                            guint         thread,
+                                            guint         wait,
+                                            GError      **error);
+
+/* "12.5 ms" and the like. */
+void          weft_view_format_duration (char   *buf,
+                                         gsize   size,
+                                         gint64  ns);
 
 /* Mean parallelism P and concurrency C over [start_ns, end_ns), from the
  * profile. Cheap (binary search); any thread. */
@@ -99,7 +179,7 @@ void          weft_view_data_span_means (WeftViewData *data,
                                          double       *mean_p,
                                          double       *mean_c);
 
-typedef struct
+typedef struct _WeftViewRaster
 {
   gatomicrefcount ref;
   gint64   start_ns;      /* the span the columns cover */
@@ -110,6 +190,9 @@ typedef struct
   float   *chart;         /* columns × WEFT_N_STATES: mean threads per state */
   gint32  *cpu_thread;    /* n_cpus × columns: dominant thread index, -1 idle */
   guint8  *thread_state;  /* n_threads × columns: dominant WeftState or NONE */
+  gint     lock;          /* the highlighted lock (index into locks), or -1 */
+  guint8  *thread_lock;   /* n_threads × columns: 1 where a wait on lock covers
+                           * part of the column; NULL when lock is -1 */
 } WeftViewRaster;
 
 /* Aggregates data over [start_ns, end_ns) into columns pixel columns. Pure
@@ -118,6 +201,12 @@ WeftViewRaster *weft_view_raster_new   (WeftViewData *data,
                                         gint64        start_ns,
                                         gint64        end_ns,
                                         guint         columns);
+/* The same, also marking the waits on lock (index into locks; -1: none). */
+WeftViewRaster *weft_view_raster_new_full (WeftViewData *data,
+                                           gint64        start_ns,
+                                           gint64        end_ns,
+                                           guint         columns,
+                                           gint          lock);
 WeftViewRaster *weft_view_raster_ref   (WeftViewRaster *raster);
 void            weft_view_raster_unref (WeftViewRaster *raster);
 

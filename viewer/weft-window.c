@@ -1,4 +1,7 @@
 /* weft-window.c — a window showing one trace (weft-window.h). */
+#include <glib/gstdio.h>
+
+#include "weft-tables.h"
 #include "weft-window.h"
 
 struct _WeftWindow
@@ -8,32 +11,23 @@ struct _WeftWindow
   GtkStack     *stack;
   GtkLabel     *error_label;
   GtkLabel     *details_label;
-  GtkLabel     *locks_label;
+  GtkLabel     *info_label;
+  GtkNotebook  *tables;
+  GtkPaned     *main_paned;
   WeftTimeline *timeline;
+  GtkWidget    *table[3];     /* WeftTableKind */
 
   GCancellable *cancellable;
+  GCancellable *info_cancellable;
   GError       *error;
 };
 
 G_DEFINE_FINAL_TYPE (WeftWindow, weft_window, GTK_TYPE_APPLICATION_WINDOW)
 
-enum { LOADED, N_SIGNALS };
+enum { LOADED, INFO_SHOWN, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
-static void
-format_duration (char   *buf,
-                 gsize   size,
-                 gint64  ns)
-{
-  if (ns >= 10000000000)
-    g_snprintf (buf, size, "%.1f s", ns / 1e9);
-  else if (ns >= 1000000000)
-    g_snprintf (buf, size, "%.2f s", ns / 1e9);
-  else if (ns >= 1000000)
-    g_snprintf (buf, size, "%.1f ms", ns / 1e6);
-  else
-    g_snprintf (buf, size, "%.1f µs", ns / 1e3);
-}
+#define format_duration weft_view_format_duration
 
 static void
 update_details (WeftWindow *self)
@@ -69,28 +63,145 @@ update_details (WeftWindow *self)
   gtk_label_set_text (self->details_label, text);
 }
 
+/* The details pane: what nothing selected shows. */
 static void
-update_locks (WeftWindow *self,
-              WeftViewData *d)
+show_overview (WeftWindow   *self,
+               WeftViewData *d)
 {
   g_autoptr(GString) text = g_string_new (NULL);
 
   if (d->n_locks == 0)
-    {
-      gtk_label_set_text (self->locks_label, "No object was waited for.");
-      return;
-    }
-  g_string_append (text, "Most waited for:");
-  for (guint i = 0; i < MIN (d->n_locks, 3); i++)
+    g_string_append (text, "<b>No object was waited for.</b>\n");
+  else
+    g_string_append (text, "<b>Most waited for</b>\n");
+  for (guint i = 0; i < MIN (d->n_locks, 5); i++)
     {
       char total[32];
+      g_autofree char *line = NULL;
 
       format_duration (total, sizeof total, d->locks[i].wait_total_ns);
-      g_string_append_printf (text, "%s %s (%s) %" G_GINT64_FORMAT " wait%s, %s",
-                              i == 0 ? "" : ";", d->locks[i].name, d->locks[i].kind,
-                              d->locks[i].waits, d->locks[i].waits == 1 ? "" : "s", total);
+      line = g_markup_printf_escaped ("    %s (%s): %" G_GINT64_FORMAT " wait%s, %s\n",
+                                      d->locks[i].name, d->locks[i].kind, d->locks[i].waits,
+                                      d->locks[i].waits == 1 ? "" : "s", total);
+      g_string_append (text, line);
     }
-  gtk_label_set_text (self->locks_label, text->str);
+  g_string_append (text, "\nSelect an object in the table to mark its waits on the timeline; "
+                         "click a wait in a thread lane to see its holder and stack.");
+  gtk_label_set_markup (self->info_label, text->str);
+}
+
+typedef struct
+{
+  WeftViewData *data;
+  gint          lock;     /* describe this lock, or */
+  gint          thread;   /* this wait */
+  gint          wait;
+} InfoJob;
+
+static void
+info_job_free (gpointer p)
+{
+  InfoJob *job = p;
+
+  weft_view_data_unref (job->data);
+  g_free (job);
+}
+
+static void
+info_thread (GTask        *task,
+             gpointer      source,
+             gpointer      task_data,
+             GCancellable *cancellable)
+{
+  InfoJob *job = task_data;
+  GError *error = NULL;
+  char *markup = job->lock >= 0
+    ? weft_view_data_describe_lock (job->data, job->lock, &error)
+    : weft_view_data_describe_wait (job->data, job->thread, job->wait, &error);
+
+  if (markup == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_pointer (task, markup, g_free);
+}
+
+static void
+info_done (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  WeftWindow *self = WEFT_WINDOW (source);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *markup = g_task_propagate_pointer (G_TASK (result), &error);
+
+  if (g_cancellable_is_cancelled (g_task_get_cancellable (G_TASK (result))))
+    return;
+  if (markup != NULL)
+    gtk_label_set_markup (self->info_label, markup);
+  else
+    gtk_label_set_text (self->info_label, error->message);
+  g_signal_emit (self, signals[INFO_SHOWN], 0);
+}
+
+/* Reads what the details pane shows in a worker (SQL), then shows it. */
+static void
+request_info (WeftWindow *self,
+              gint        lock,
+              gint        thread,
+              gint        wait)
+{
+  WeftViewData *d = weft_timeline_get_data (self->timeline);
+  g_autoptr(GTask) task = NULL;
+  InfoJob *job;
+
+  if (self->info_cancellable != NULL)
+    g_cancellable_cancel (self->info_cancellable);
+  g_clear_object (&self->info_cancellable);
+  if (d == NULL)
+    return;
+  if (lock < 0 && thread < 0)
+    {
+      show_overview (self, d);
+      return;
+    }
+  self->info_cancellable = g_cancellable_new ();
+  job = g_new0 (InfoJob, 1);
+  job->data = weft_view_data_ref (d);
+  job->lock = lock;
+  job->thread = thread;
+  job->wait = wait;
+  task = g_task_new (self, self->info_cancellable, info_done, NULL);
+  g_task_set_source_tag (task, request_info);
+  g_task_set_task_data (task, job, info_job_free);
+  g_task_run_in_thread (task, info_thread);
+}
+
+static void
+lock_selected (GtkSingleSelection *selection,
+               GParamSpec         *pspec,
+               WeftWindow         *self)
+{
+  WeftTableRow *row = gtk_single_selection_get_selected_item (selection);
+  gint lock = row != NULL ? (gint) weft_table_row_get_index (row) : -1;
+
+  if (lock == weft_timeline_get_lock (self->timeline))
+    return;
+  weft_timeline_set_lock (self->timeline, lock);
+  if (lock >= 0)
+    weft_timeline_select_wait (self->timeline, -1, -1);
+  request_info (self, lock, -1, -1);
+}
+
+static void
+wait_selected (WeftTimeline *timeline,
+               WeftWindow   *self)
+{
+  guint thread, wait;
+
+  if (weft_timeline_get_selected_wait (timeline, &thread, &wait))
+    request_info (self, -1, (gint) thread, (gint) wait);
+  else
+    request_info (self, weft_timeline_get_lock (timeline), -1, -1);
 }
 
 static void
@@ -104,11 +215,51 @@ apply_data (WeftWindow   *self,
   title = g_strdup_printf ("%s — %s", d->command, duration);
   gtk_window_set_title (GTK_WINDOW (self), title);
   weft_timeline_set_data (self->timeline, d);
+  for (guint i = 0; i < G_N_ELEMENTS (self->table); i++)
+    weft_table_set_data (self->table[i], d);
   update_details (self);
-  update_locks (self, d);
+  show_overview (self, d);
   gtk_stack_set_visible_child_name (self->stack, "timeline");
   gtk_widget_grab_focus (GTK_WIDGET (self->timeline));
 }
+
+typedef struct
+{
+  GWeakRef      window;
+  GCancellable *cancellable;
+  WeftViewData *data;
+} Preview;
+
+static gboolean
+apply_preview (gpointer user_data)
+{
+  Preview *p = user_data;
+  g_autoptr(WeftWindow) self = g_weak_ref_get (&p->window);
+
+  if (self != NULL && !g_cancellable_is_cancelled (p->cancellable)
+      && weft_timeline_get_data (self->timeline) == NULL)
+    {
+      char duration[32];
+      g_autofree char *title = NULL;
+
+      format_duration (duration, sizeof duration, p->data->end_ns - p->data->start_ns);
+      title = g_strdup_printf ("%s — %s (loading…)", p->data->command, duration);
+      gtk_window_set_title (GTK_WINDOW (self), title);
+      weft_timeline_set_data (self->timeline, p->data);
+      gtk_label_set_text (self->details_label, "Loading the whole trace… until then the timeline "
+                          "shows samples, one per pixel column.");
+      gtk_label_set_text (self->info_label, "Loading…");
+      gtk_stack_set_visible_child_name (self->stack, "timeline");
+    }
+  g_weak_ref_clear (&p->window);
+  g_object_unref (p->cancellable);
+  weft_view_data_unref (p->data);
+  g_free (p);
+  return G_SOURCE_REMOVE;
+}
+
+/* Traces at least this large (bytes) are shown first as a preview. */
+#define PREVIEW_MIN_BYTES (64 * 1024 * 1024)
 
 static void
 load_thread (GTask        *task,
@@ -117,7 +268,27 @@ load_thread (GTask        *task,
              GCancellable *cancellable)
 {
   GError *error = NULL;
-  WeftViewData *d = weft_view_data_load (task_data, &error);
+  WeftViewData *d;
+  GStatBuf st;
+  const char *min = g_getenv ("WEFT_VIEW_PREVIEW_MIN_BYTES");   /* for tests */
+  gint64 min_bytes = min != NULL ? g_ascii_strtoll (min, NULL, 10) : PREVIEW_MIN_BYTES;
+
+  /* A large trace takes seconds to read whole: show a sampled preview first. */
+  if (g_stat (task_data, &st) == 0 && st.st_size >= min_bytes)
+    {
+      WeftViewData *preview = weft_view_data_load_preview (task_data, 1280, NULL);
+
+      if (preview != NULL)
+        {
+          Preview *p = g_new0 (Preview, 1);
+
+          g_weak_ref_init (&p->window, source);
+          p->cancellable = g_object_ref (cancellable);
+          p->data = preview;
+          g_main_context_invoke (NULL, apply_preview, p);
+        }
+    }
+  d = weft_view_data_load (task_data, &error);
 
   if (d == NULL)
     g_task_return_error (task, error);
@@ -166,6 +337,9 @@ weft_window_load (WeftWindow *self,
   if (path == NULL)
     path = g_file_get_uri (file);
   gtk_stack_set_visible_child_name (self->stack, "loading");
+  weft_timeline_set_data (self->timeline, NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (self->table); i++)
+    weft_table_set_data (self->table[i], NULL);
   task = g_task_new (self, self->cancellable, load_done, NULL);
   g_task_set_source_tag (task, weft_window_load);
   g_task_set_task_data (task, g_steal_pointer (&path), g_free);
@@ -182,6 +356,26 @@ WeftTimeline *
 weft_window_get_timeline (WeftWindow *self)
 {
   return self->timeline;
+}
+
+GtkWidget *
+weft_window_get_table (WeftWindow    *self,
+                       WeftTableKind  kind)
+{
+  return self->table[kind];
+}
+
+void
+weft_window_select_lock (WeftWindow *self,
+                         gint        lock)
+{
+  weft_table_select (self->table[WEFT_TABLE_LOCKS], lock);
+}
+
+const char *
+weft_window_get_info (WeftWindow *self)
+{
+  return gtk_label_get_text (self->info_label);
 }
 
 /* Actions */
@@ -210,6 +404,19 @@ open_activated (GtkWidget  *widget,
     gtk_file_chooser_native_new ("Open a weft trace", GTK_WINDOW (widget),
                                  GTK_FILE_CHOOSER_ACTION_OPEN, "_Open", "_Cancel");
 
+  GtkFileFilter *traces = gtk_file_filter_new ();
+  GtkFileFilter *all = gtk_file_filter_new ();
+
+  gtk_file_filter_set_name (traces, "weft traces (*.db)");
+  gtk_file_filter_add_pattern (traces, "*.db");
+  gtk_file_filter_add_pattern (traces, "*.db.old");
+  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (dialog), traces);
+  gtk_file_filter_set_name (all, "All files");
+  gtk_file_filter_add_pattern (all, "*");
+  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (dialog), all);
+  g_object_unref (traces);
+  g_object_unref (all);
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (dialog), TRUE);
   g_signal_connect (dialog, "response", G_CALLBACK (open_response), widget);
   gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
 }
@@ -243,7 +450,14 @@ weft_window_dispose (GObject *object)
   if (self->cancellable != NULL)
     g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
+  if (self->info_cancellable != NULL)
+    g_cancellable_cancel (self->info_cancellable);
+  g_clear_object (&self->info_cancellable);
   g_clear_error (&self->error);
+  /* The stack is the window's child: let the window drop it, or
+   * gtk_widget_dispose_template() unparents it behind GtkWindow's back and
+   * the window's own dispose unparents a freed widget. */
+  gtk_window_set_child (GTK_WINDOW (self), NULL);
   gtk_widget_dispose_template (GTK_WIDGET (self), WEFT_TYPE_WINDOW);
   G_OBJECT_CLASS (weft_window_parent_class)->dispose (object);
 }
@@ -263,7 +477,9 @@ weft_window_class_init (WeftWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, WeftWindow, stack);
   gtk_widget_class_bind_template_child (widget_class, WeftWindow, error_label);
   gtk_widget_class_bind_template_child (widget_class, WeftWindow, details_label);
-  gtk_widget_class_bind_template_child (widget_class, WeftWindow, locks_label);
+  gtk_widget_class_bind_template_child (widget_class, WeftWindow, info_label);
+  gtk_widget_class_bind_template_child (widget_class, WeftWindow, tables);
+  gtk_widget_class_bind_template_child (widget_class, WeftWindow, main_paned);
   gtk_widget_class_bind_template_child (widget_class, WeftWindow, timeline);
 
   gtk_widget_class_install_action (widget_class, "win.open", NULL, open_activated);
@@ -287,14 +503,88 @@ weft_window_class_init (WeftWindowClass *klass)
 
   signals[LOADED] = g_signal_new ("loaded", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                                   0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+  /* The details pane shows what was asked for last (tests wait on it). */
+  signals[INFO_SHOWN] = g_signal_new ("info-shown", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                      0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+}
+
+static void
+paned_resized (GtkPaned   *paned,
+               GParamSpec *pspec,
+               WeftWindow *self)
+{
+  int max;
+
+  g_object_get (paned, "max-position", &max, NULL);
+  gtk_paned_set_position (paned, MAX (max - 240, max / 2));
+}
+
+static void
+bottom_resized (GtkPaned   *paned,
+                GParamSpec *pspec,
+                WeftWindow *self)
+{
+  int max;
+
+  g_object_get (paned, "max-position", &max, NULL);
+  gtk_paned_set_position (paned, max * 2 / 3);
+}
+
+/* Drag and drop: a trace file dropped anywhere on the window opens in it. */
+static gboolean
+on_drop (GtkDropTarget *target,
+         const GValue  *value,
+         double         x,
+         double         y,
+         WeftWindow    *self)
+{
+  GFile *file = NULL;
+
+  if (G_VALUE_HOLDS (value, GDK_TYPE_FILE_LIST))
+    {
+      GSList *files = g_value_get_boxed (value);
+
+      file = files != NULL ? files->data : NULL;
+    }
+  else if (G_VALUE_HOLDS (value, G_TYPE_FILE))
+    file = g_value_get_object (value);
+  if (file == NULL)
+    return FALSE;
+  weft_window_load (self, file);
+  return TRUE;
+}
+
+static void
+setup_drop (WeftWindow *self)
+{
+  GtkDropTarget *target = gtk_drop_target_new (G_TYPE_INVALID, GDK_ACTION_COPY);
+
+  gtk_drop_target_set_gtypes (target, (GType[]) { GDK_TYPE_FILE_LIST, G_TYPE_FILE }, 2);
+  g_signal_connect (target, "drop", G_CALLBACK (on_drop), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (target));
 }
 
 static void
 weft_window_init (WeftWindow *self)
 {
+  static const char * const titles[] = { "Objects", "Threads", "Processes" };
+
   gtk_widget_init_template (GTK_WIDGET (self));
   g_signal_connect_swapped (self->timeline, "selection-changed",
                             G_CALLBACK (update_details), self);
+  g_signal_connect (self->timeline, "wait-selected", G_CALLBACK (wait_selected), self);
+  for (guint i = 0; i < G_N_ELEMENTS (self->table); i++)
+    {
+      self->table[i] = weft_table_new ((WeftTableKind) i);
+      gtk_notebook_append_page (self->tables, self->table[i], gtk_label_new (titles[i]));
+    }
+  g_signal_connect (gtk_column_view_get_model (weft_table_get_view (self->table[WEFT_TABLE_LOCKS])),
+                    "notify::selected", G_CALLBACK (lock_selected), self);
+  /* The timeline gets most of the height; the tables a band below it. */
+  g_signal_connect (self->main_paned, "notify::max-position", G_CALLBACK (paned_resized), self);
+  g_signal_connect (gtk_paned_get_end_child (self->main_paned), "notify::max-position",
+                    G_CALLBACK (bottom_resized), self);
+  setup_drop (self);
 }
 
 WeftWindow *

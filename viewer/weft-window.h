@@ -8,6 +8,7 @@
 
 #include <gtk/gtk.h>
 
+#include "weft-tables.h"
 #include "weft-timeline.h"
 
 G_BEGIN_DECLS
@@ -24,5 +25,14 @@ void          weft_window_load         (WeftWindow *self,
 /* After "loaded": the error, or NULL when the trace is shown. */
 const GError *weft_window_get_error    (WeftWindow *self);
 WeftTimeline *weft_window_get_timeline (WeftWindow *self);
+GtkWidget    *weft_window_get_table    (WeftWindow    *self,
+                                        WeftTableKind  kind);
+/* Selects the row of lock (index into the data's locks; -1: none) in the
+ * objects table, which highlights its waits and describes it. */
+void          weft_window_select_lock  (WeftWindow *self,
+                                        gint        lock);
+/* The text of the details pane; "info-shown" is emitted when it changes to
+ * what was asked last (an object or a wait, read in a worker). */
+const char   *weft_window_get_info     (WeftWindow *self);
 
 G_END_DECLS

@@ -22,6 +22,13 @@ static const char fixture_sql[] =
   "  (1, 1000, 1500, 'running'), (1, 1500, 2000, 'sleep'),"
   "  (2, 1000, 1100, 'lock'), (2, 1100, 2000, 'running');"
   "INSERT INTO cpu_slices VALUES (1, 0, 1000, 1500, 0), (2, 0, 1500, 2000, 0), (2, 1, 1100, 1500, 1);"
+  "INSERT INTO objects (id, process_id, address, kind, name) VALUES (7, 1, 4096, 'mutex', 'big_lock'),"
+  "  (8, 1, 8192, 'cond', NULL);"
+  "INSERT INTO waits (id, thread_id, object_id, kind, start_ns, end_ns, result, holder_thread_id) VALUES"
+  "  (1, 2, 7, 'mutex', 1000, 1100, 'ok', 1);"
+  "INSERT INTO lock_stats VALUES (7, 5, 1, 1, 100, 100, 100, 100, 100, 400, 300, 5, 2, 1),"
+  "  (8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);"
+  "INSERT INTO thread_summary VALUES (1, 500, 0, 0, 0, 0, 500, 0, 0), (2, 900, 0, 100, 0, 0, 0, 0, 1);"
   "INSERT INTO profile VALUES"
   "  (1000, 1100, 1, 0, 1, 0, 0, 0, 0),"
   "  (1100, 1500, 2, 0, 0, 0, 0, 0, 0),"
@@ -143,6 +150,56 @@ test_span_means (Fixture       *f,
 }
 
 static void
+test_locks_waits (Fixture       *f,
+                  gconstpointer  user_data)
+{
+  WeftViewData *d = f->data;
+  g_autoptr(WeftViewRaster) r = weft_view_raster_new_full (f->data, 1000, 2000, 10, 0);
+
+  g_test_summary ("contended objects, thread summaries and waits are read; a wait is found by "
+                  "time, and the raster marks the columns of the highlighted lock's waits");
+  g_assert_cmpuint (d->n_locks, ==, 1);   /* the cond was never waited for */
+  g_assert_cmpstr (d->locks[0].name, ==, "big_lock");
+  g_assert_cmpint (d->locks[0].hold_total_ns, ==, 400);
+  g_assert_cmpint (d->locks[0].holders, ==, 1);
+  g_assert_cmpint (d->threads[1].state_ns[WEFT_STATE_LOCK], ==, 100);
+  g_assert_cmpint (d->processes[0].running_ns, ==, 1400);
+  g_assert_cmpuint (d->threads[1].n_waits, ==, 1);
+  g_assert_cmpint (d->threads[1].wait_object[0], ==, 0);
+  g_assert_cmpint (d->threads[1].wait_holder[0], ==, 0);
+  g_assert_cmpint (weft_view_data_wait_at (d, 1, 1050), ==, 0);
+  g_assert_cmpint (weft_view_data_wait_at (d, 1, 1100), ==, -1);
+  g_assert_cmpint (weft_view_data_wait_at (d, 0, 1050), ==, -1);
+  g_assert_cmpuint (r->thread_lock[1 * 10 + 0], ==, 1);
+  g_assert_cmpuint (r->thread_lock[1 * 10 + 1], ==, 0);
+  g_assert_cmpuint (r->thread_lock[0 * 10 + 0], ==, 0);
+}
+
+static void
+test_lod (Fixture       *f,
+          gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WeftViewData) lod = NULL;
+  g_autoptr(WeftViewRaster) a = NULL, b = NULL;
+
+  g_test_summary ("with the level-of-detail buckets, a zoomed-out raster has the same columns "
+                  "as one computed from every interval");
+  g_setenv ("WEFT_VIEW_LOD_MIN_STATES", "0", TRUE);
+  lod = weft_view_data_load (f->path, &error);
+  g_unsetenv ("WEFT_VIEW_LOD_MIN_STATES");
+  g_assert_no_error (error);
+  g_assert_cmpuint (lod->lod_buckets, >, 0);
+  g_assert_cmpuint (f->data->lod_buckets, ==, 0);
+  a = weft_view_raster_new (f->data, 1000, 2000, 10);
+  b = weft_view_raster_new (lod, 1000, 2000, 10);
+  for (guint i = 0; i < 2 * 10; i++)
+    g_assert_cmpuint (a->thread_state[i], ==, b->thread_state[i]);
+  for (guint i = 0; i < 10 * WEFT_N_STATES; i++)
+    g_assert_cmpfloat_with_epsilon (a->chart[i], b->chart[i], 1e-3);
+}
+
+static void
 test_not_finalized (void)
 {
   g_autofree char *dir = g_dir_make_tmp ("weft-view-data-XXXXXX", NULL);
@@ -186,6 +243,9 @@ main (int    argc,
               fixture_tear_down);
   g_test_add ("/viewer/data/span-means", Fixture, NULL, fixture_set_up, test_span_means,
               fixture_tear_down);
+  g_test_add ("/viewer/data/locks-waits", Fixture, NULL, fixture_set_up, test_locks_waits,
+              fixture_tear_down);
+  g_test_add ("/viewer/data/lod", Fixture, NULL, fixture_set_up, test_lod, fixture_tear_down);
   g_test_add_func ("/viewer/data/not-finalized", test_not_finalized);
   return g_test_run ();
 }
