@@ -15,7 +15,7 @@ G_BEGIN_DECLS
 
 /* Version of the rules; stored as meta analysis_version. Bump it when a rule
  * changes, so that readers can tell an older analysis. */
-#define WEFT_ANALYSIS_VERSION 1
+#define WEFT_ANALYSIS_VERSION 2
 
 /* The seven thread states of DESIGN.md, in the order of the profile's
  * columns. The names (weft_state_name) are the text of thread_states.state

@@ -360,8 +360,16 @@ weft_cmd_report (int    argc,
   report = weft_report_load (trace, &options.report, &error);
   if (report == NULL)
     {
-      status = g_error_matches (error, WEFT_REPORT_ERROR, WEFT_REPORT_ERROR_SPAN)
-               ? usage_error (error->message) : fail (error->message);
+      /* A span that does not fit depends on the trace: say which. */
+      if (g_error_matches (error, WEFT_REPORT_ERROR, WEFT_REPORT_ERROR_SPAN))
+        {
+          g_autofree char *name = g_filename_display_name (path);
+          g_autofree char *message = g_strdup_printf ("%s: %s", name, error->message);
+
+          status = usage_error (message);
+        }
+      else
+        status = fail (error->message);
       goto out;
     }
 

@@ -12,6 +12,11 @@
 
 G_DEFINE_QUARK (weft-report-error-quark, weft_report_error)
 
+/* More CPUs, or threads running at once, than any machine has: a damaged
+ * trace. The parallelism histogram has a slot per level, so such a value
+ * must not size it (it would ask for gigabytes). */
+#define MAX_LEVEL (1 << 20)
+
 /* Ids of up to three rows, as a hash key. */
 typedef struct
 {
@@ -205,7 +210,7 @@ load_meta (Loader  *loader,
 
   report->command = weft_trace_get_meta (trace, "command");
   report->sched_source = weft_trace_get_meta (trace, "sched_source");
-  report->cpus = meta_int (trace, "cpus", &value) && value > 0 && value < G_MAXINT ? (gint) value : 0;
+  report->cpus = meta_int (trace, "cpus", &value) && value > 0 && value <= MAX_LEVEL ? (gint) value : 0;
   report->sched_period_ns = meta_int (trace, "sched_period_ns", &value) ? value : 0;
   report->lost_events = meta_int (trace, "lost_events", &value) ? value : 0;
   report->complete = g_strcmp0 (complete, "1") == 0;
@@ -274,7 +279,46 @@ resolve_span (Loader                   *loader,
   return TRUE;
 }
 
-/* The summary: one range query on the profile. */
+/* The whole-trace summary, when the analysis stored one for exactly the span
+ * (profile_summary): no scan of the profile. FALSE with *found FALSE when it
+ * did not. */
+static gboolean
+load_stored_summary (Loader   *loader,
+                     gint64   *integral,
+                     gboolean *found,
+                     GError  **error)
+{
+  static const char sql[] =
+    "SELECT running, time_ns, runnable_ns, lock_ns, sync_ns, io_ns, sleep_ns, blocked_ns"
+    " FROM profile_summary WHERE start_ns = :s AND end_ns = :e";
+  WeftReport *report = loader->report;
+  sqlite3_stmt *stmt = weft_trace_prepare (loader->trace, sql, error);
+  int rc;
+
+  *found = FALSE;
+  if (stmt == NULL)
+    return FALSE;
+  bind_span (stmt, loader);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      gint64 running = sqlite3_column_int64 (stmt, 0);
+      gint64 ns = sqlite3_column_int64 (stmt, 1);
+
+      if (ns <= 0 || running < 0 || running > MAX_LEVEL)
+        continue;
+      *found = TRUE;
+      integral[WEFT_STATE_RUNNING] += running * ns;
+      for (int s = WEFT_STATE_RUNNABLE; s < WEFT_N_STATES; s++)
+        integral[s] += sqlite3_column_int64 (stmt, 1 + s);
+      if ((guint) running >= report->parallelism_ns->len)
+        g_array_set_size (report->parallelism_ns, running + 1);
+      g_array_index (report->parallelism_ns, gint64, running) += ns;
+    }
+  return finish (loader, stmt, rc, error);
+}
+
+/* The summary: stored by the analysis for the whole trace, else one range
+ * query on the profile. */
 static gboolean
 load_summary (Loader  *loader,
               GError **error)
@@ -287,19 +331,22 @@ load_summary (Loader  *loader,
   sqlite3_stmt *stmt = weft_trace_prepare (loader->trace, sql, error);
   gint64 integral[WEFT_N_STATES] = { 0 };
   gint64 span_ns = loader->e - loader->s;
-  int rc;
+  gboolean stored = FALSE;
+  int rc = SQLITE_DONE;
 
   if (stmt == NULL)
     return FALSE;
   report->parallelism_ns = g_array_new (FALSE, TRUE, sizeof (gint64));
   g_array_set_size (report->parallelism_ns, report->cpus + 1);
+  if (!load_stored_summary (loader, integral, &stored, error))
+    return FALSE;
   bind_span (stmt, loader);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+  while (!stored && (rc = sqlite3_step (stmt)) == SQLITE_ROW)
     {
       gint64 ns = MIN (sqlite3_column_int64 (stmt, 1), loader->e) - MAX (sqlite3_column_int64 (stmt, 0), loader->s);
       gint64 running = sqlite3_column_int64 (stmt, 2);
 
-      if (ns <= 0 || running < 0 || running > G_MAXINT / 2)
+      if (ns <= 0 || running < 0 || running > MAX_LEVEL)
         continue;
       for (int s = 0; s < WEFT_N_STATES; s++)
         integral[s] += sqlite3_column_int64 (stmt, 2 + s) * ns;
@@ -424,6 +471,152 @@ load_threads (Loader  *loader,
   return TRUE;
 }
 
+static gint
+compare_ns (gconstpointer a,
+            gconstpointer b)
+{
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+static gint64
+percentile (GArray *sorted,
+            guint   percent)
+{
+  guint64 rank = ((guint64) percent * sorted->len + 99) / 100;
+
+  if (sorted->len == 0)
+    return 0;
+  return g_array_index (sorted, gint64, CLAMP (rank, 1, sorted->len) - 1);
+}
+
+/* Granularity: each thread's bursts (running time between two consecutive
+ * waits; runnable does not end a burst), from thread_states clipped to the
+ * span. */
+static void
+close_burst (GArray *thread_bursts,
+             GArray *process_bursts,
+             gint64 *burst_ns)
+{
+  if (*burst_ns <= 0)
+    return;
+  g_array_append_val (thread_bursts, *burst_ns);
+  if (process_bursts != NULL)
+    g_array_append_val (process_bursts, *burst_ns);
+  *burst_ns = 0;
+}
+
+/* The burst in which the middle nanosecond of CPU time was spent. */
+static gint64
+cpu_median (GArray *sorted)
+{
+  gint64 total_ns = 0, sum_ns = 0;
+
+  for (guint i = 0; i < sorted->len; i++)
+    total_ns += g_array_index (sorted, gint64, i);
+  for (guint i = 0; i < sorted->len; i++)
+    {
+      sum_ns += g_array_index (sorted, gint64, i);
+      if (2 * sum_ns >= total_ns)
+        return g_array_index (sorted, gint64, i);
+    }
+  return 0;
+}
+
+static void
+set_granularity (GArray *bursts,
+                 gint64 *count,
+                 gint64 *p50_ns,
+                 gint64 *p90_ns,
+                 gint64 *cpu_p50_ns)
+{
+  g_array_sort (bursts, compare_ns);
+  *count = bursts->len;
+  *p50_ns = percentile (bursts, 50);
+  *p90_ns = percentile (bursts, 90);
+  *cpu_p50_ns = cpu_median (bursts);
+}
+
+static void
+finish_thread_bursts (WeftReportThread *thread,
+                      GArray           *bursts)
+{
+  if (thread != NULL)
+    set_granularity (bursts, &thread->bursts, &thread->granularity_p50_ns,
+                     &thread->granularity_p90_ns, &thread->granularity_cpu_p50_ns);
+  g_array_set_size (bursts, 0);
+}
+
+static gboolean
+load_granularity (Loader  *loader,
+                  GError **error)
+{
+  static const char sql[] =
+    "SELECT thread_id, state, min(end_ns, :e) - max(start_ns, :s) FROM thread_states"
+    " WHERE start_ns < :e AND end_ns > :s ORDER BY thread_id, start_ns";
+  const char *running = weft_state_name (WEFT_STATE_RUNNING);
+  const char *runnable = weft_state_name (WEFT_STATE_RUNNABLE);
+  sqlite3_stmt *stmt = weft_trace_prepare (loader->trace, sql, error);
+  g_autoptr (GHashTable) per_process = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
+                                                              (GDestroyNotify) g_array_unref);
+  g_autoptr (GArray) bursts = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr (GArray) all = g_array_new (FALSE, FALSE, sizeof (gint64));
+  WeftReportThread *thread = NULL;
+  GArray *process_bursts = NULL;
+  gint64 thread_id = -1, burst_ns = 0;
+  GHashTableIter iter;
+  gpointer key, value;
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  bind_span (stmt, loader);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      const char *state = (const char *) sqlite3_column_text (stmt, 1);
+
+      if (sqlite3_column_int64 (stmt, 0) != thread_id)
+        {
+          close_burst (bursts, process_bursts, &burst_ns);
+          finish_thread_bursts (thread, bursts);
+          thread_id = sqlite3_column_int64 (stmt, 0);
+          thread = g_hash_table_lookup (loader->threads, &thread_id);
+          process_bursts = NULL;
+          if (thread != NULL && thread->process != NULL)
+            {
+              process_bursts = g_hash_table_lookup (per_process, thread->process);
+              if (process_bursts == NULL)
+                {
+                  process_bursts = g_array_new (FALSE, FALSE, sizeof (gint64));
+                  g_hash_table_insert (per_process, thread->process, process_bursts);
+                }
+            }
+        }
+      if (g_strcmp0 (state, running) == 0)
+        burst_ns += sqlite3_column_int64 (stmt, 2);
+      else if (g_strcmp0 (state, runnable) != 0)
+        close_burst (bursts, process_bursts, &burst_ns);
+    }
+  if (!finish (loader, stmt, rc, error))
+    return FALSE;
+  close_burst (bursts, process_bursts, &burst_ns);
+  finish_thread_bursts (thread, bursts);
+
+  g_hash_table_iter_init (&iter, per_process);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      WeftReportProcess *process = key;
+
+      set_granularity (value, &process->bursts, &process->granularity_p50_ns,
+                       &process->granularity_p90_ns, &process->granularity_cpu_p50_ns);
+      g_array_append_vals (all, ((GArray *) value)->data, ((GArray *) value)->len);
+    }
+  set_granularity (all, &loader->report->bursts, &loader->report->granularity_p50_ns,
+                   &loader->report->granularity_p90_ns, &loader->report->granularity_cpu_p50_ns);
+  return TRUE;
+}
+
 /* Every object, with zero figures, so blocking rows can name theirs. */
 static gboolean
 load_objects (Loader  *loader,
@@ -483,26 +676,6 @@ load_lock_stats (Loader  *loader,
       lock->threads = sqlite3_column_int64 (stmt, 11);
     }
   return finish (loader, stmt, rc, error);
-}
-
-static gint
-compare_ns (gconstpointer a,
-            gconstpointer b)
-{
-  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
-
-  return x < y ? -1 : x > y;
-}
-
-static gint64
-percentile (GArray *sorted,
-            guint   percent)
-{
-  guint64 rank = ((guint64) percent * sorted->len + 99) / 100;
-
-  if (sorted->len == 0)
-    return 0;
-  return g_array_index (sorted, gint64, CLAMP (rank, 1, sorted->len) - 1);
 }
 
 /* Span figures of the objects, from the waits that overlap the span, each
@@ -959,6 +1132,166 @@ verdict_for_gap (Loader    *loader,
     }
 }
 
+/* Programs of a known shape, recognised before the general rule. Each
+ * returns NULL when the trace is not of its shape. */
+
+/* Bursts between two waits shorter than this on average are too small for
+ * the waiting around them: the overhead verdict. */
+#define OVERHEAD_MEAN_BURST_NS (200 * 1000)
+/* ... when at least this share of the threads' time (C) went to waiting. */
+#define OVERHEAD_WAIT_SHARE 0.4
+
+static char *
+duration_words (gint64 ns)
+{
+  if (ns < 10 * 1000)
+    return g_strdup_printf ("%.1f µs", ns / 1e3);
+  if (ns < 1000 * 1000)
+    return g_strdup_printf ("%.0f µs", ns / 1e3);
+  if (ns < G_GINT64_CONSTANT (1000) * 1000 * 1000)
+    return g_strdup_printf ("%.1f ms", ns / 1e6);
+  return g_strdup_printf ("%.2f s", ns / 1e9);
+}
+
+/* Processes whose threads ran in the span. */
+static guint
+busy_processes (const WeftReport *report)
+{
+  guint count = 0;
+
+  for (guint i = 0; i < report->processes->len; i++)
+    count += ((const WeftReportProcess *) report->processes->pdata[i])->running_ns > 0;
+  return count;
+}
+
+/* Python threads taking turns: the GIL is most of the lock waiting, and
+ * lock is the largest part of the gap. */
+static char *
+verdict_gil (Loader    *loader,
+             WeftState  dominant)
+{
+  const WeftReport *report = loader->report;
+  const WeftReportLock *gil;
+  g_autofree char *holder = NULL;
+  gint64 life_ns = 0, held_ns = 0, total_ns;
+  guint waiters = 0;
+  double share;
+
+  /* The GIL need not be the largest lock wait: a main thread that waits
+   * for its pool's results on a Python lock (a sem) waits longer. */
+  gil = NULL;
+  total_ns = 0;
+  for (guint i = 0; i < loader->all_locks->len; i++)
+    {
+      const WeftReportLock *lock = loader->all_locks->pdata[i];
+
+      if (!is_lock_kind (lock->kind))
+        continue;
+      total_ns += lock->wait_total_ns;
+      if (g_strcmp0 (lock->kind, "gil") == 0 && (gil == NULL || lock->wait_total_ns > gil->wait_total_ns))
+        gil = lock;
+    }
+  share = total_ns > 0 && gil != NULL ? (double) gil->wait_total_ns / total_ns : 0;
+  if (dominant != WEFT_STATE_LOCK || gil == NULL || share < 0.25)
+    return NULL;
+  /* The threads of its process that waited for a lock: those that wanted
+   * the GIL (a Python thread waits for nothing else in state lock). */
+  for (guint i = 0; i < report->threads->len; i++)
+    {
+      const WeftReportThread *thread = report->threads->pdata[i];
+
+      if (thread->process != gil->process || thread->state_ns[WEFT_STATE_LOCK] == 0)
+        continue;
+      waiters++;
+      life_ns += thread->life_ns - thread->state_ns[WEFT_STATE_SLEEP];
+    }
+  if (waiters < 2 || life_ns <= 0)
+    return NULL;
+  for (guint i = 0; i < gil->holders->len; i++)
+    held_ns += ((const WeftReportHolder *) gil->holders->pdata[i])->wait_ns;
+  if (gil->holders->len > 0)
+    {
+      const WeftReportHolder *top = gil->holders->pdata[0];
+      g_autofree char *name = weft_report_thread_label (top->thread);
+
+      holder = g_strdup_printf (" (held most by %s %d: %.0f%% of the waiting for a known holder)",
+                                name, top->thread->tid, held_ns > 0 ? 100.0 * top->wait_ns / held_ns : 0);
+    }
+  return g_strdup_printf ("%u threads wanted the CPU, %.1f ran on average: %.0f%% of their time "
+                          "waiting for the GIL%s", waiters, report->mean_parallelism,
+                          MIN (100.0, 100.0 * gil->wait_total_ns / life_ns), holder ? holder : "");
+}
+
+/* One thread in I/O waits that the others do not share: an event loop. */
+static char *
+verdict_event_loop (Loader    *loader,
+                    WeftState  dominant)
+{
+  const WeftReport *report = loader->report;
+  const WeftReportThread *loop = NULL;
+  g_autofree char *name = NULL;
+  gint64 io_ns = 0;
+
+  if (dominant != WEFT_STATE_IO)
+    return NULL;
+  for (guint i = 0; i < report->threads->len; i++)
+    {
+      const WeftReportThread *thread = report->threads->pdata[i];
+
+      io_ns += thread->state_ns[WEFT_STATE_IO];
+      if (loop == NULL || thread->state_ns[WEFT_STATE_IO] > loop->state_ns[WEFT_STATE_IO])
+        loop = thread;
+    }
+  if (loop == NULL || io_ns == 0 || loop->life_ns == 0
+      || loop->state_ns[WEFT_STATE_IO] < 0.8 * io_ns
+      || loop->state_ns[WEFT_STATE_RUNNING] < 0.5 * report->mean_parallelism
+                                              * (report->span_end_ns - report->span_start_ns))
+    return NULL;
+  name = weft_report_thread_label (loop);
+  return g_strdup_printf ("event loop on one thread (%s): %.0f%% of its time waiting for I/O",
+                          name, 100.0 * loop->state_ns[WEFT_STATE_IO] / loop->life_ns);
+}
+
+/* Workers that wait more than they work, between bursts too short for the
+ * waiting around them: tasks too small for their synchronization. */
+static char *
+verdict_overhead (Loader *loader)
+{
+  const WeftReport *report = loader->report;
+  static const WeftState waits[] = {
+    WEFT_STATE_RUNNABLE, WEFT_STATE_LOCK, WEFT_STATE_SYNC, WEFT_STATE_IO, WEFT_STATE_BLOCKED,
+  };
+  g_autofree char *median = NULL;
+  g_autofree char *mean = NULL;
+  g_autoptr (GString) parts = g_string_new (NULL);
+  double running_ns = report->mean_parallelism * (report->span_end_ns - report->span_start_ns);
+  double waiting = 0;
+
+  if (report->bursts == 0 || running_ns >= (double) OVERHEAD_MEAN_BURST_NS * report->bursts
+      || report->mean_concurrency <= 0 || busy_processes (report) < 2
+      || (report->cpus > 0 && report->mean_parallelism >= 0.9 * report->cpus))
+    return NULL;
+  for (gsize i = 0; i < G_N_ELEMENTS (waits); i++)
+    waiting += report->state_means[waits[i]];
+  if (waiting < OVERHEAD_WAIT_SHARE * report->mean_concurrency)
+    return NULL;
+  for (gsize i = 0; i < G_N_ELEMENTS (waits); i++)
+    {
+      double share = report->state_means[waits[i]] / report->mean_concurrency;
+
+      if (share >= 0.05)
+        g_string_append_printf (parts, "%s%s %.0f%%", parts->len > 0 ? ", " : "",
+                                weft_state_name (waits[i]), 100 * share);
+    }
+  median = duration_words (report->granularity_p50_ns);
+  mean = duration_words ((gint64) (running_ns / report->bursts));
+  return g_strdup_printf ("overhead: %u processes worked in %" G_GINT64_FORMAT " bursts between "
+                          "waits, %s each (median), %s on average, and spent %.0f%% of their "
+                          "threads' time waiting (%s): tasks this small drown in their IPC and "
+                          "locks — make them larger", busy_processes (report), report->bursts,
+                          median, mean, 100 * waiting / report->mean_concurrency, parts->str);
+}
+
 static char *
 make_verdict (Loader *loader)
 {
@@ -980,14 +1313,19 @@ make_verdict (Loader *loader)
                             report->state_means[WEFT_STATE_SLEEP], busy);
   /* Every CPU busy: whatever else the threads did, nothing was lost. */
   if (report->cpus > 0 && report->mean_parallelism >= 0.9 * report->cpus)
-    return g_strdup_printf ("parallel: %s", busy);
+    return busy_processes (report) > 1
+           ? g_strdup_printf ("parallel: %s, in %u processes", busy, busy_processes (report))
+           : g_strdup_printf ("parallel: %s", busy);
   if (gap <= 0.1 * report->mean_concurrency)
     return g_strdup_printf ("parallel: %s; every thread ran whenever it could, "
                             "so more threads could use more CPUs", busy);
   for (gsize i = 0; i < G_N_ELEMENTS (gap_states); i++)
     if (report->state_means[gap_states[i]] > report->state_means[dominant])
       dominant = gap_states[i];
-  why = verdict_for_gap (loader, dominant);
+  if ((why = verdict_overhead (loader)) == NULL
+      && (why = verdict_gil (loader, dominant)) == NULL
+      && (why = verdict_event_loop (loader, dominant)) == NULL)
+    why = verdict_for_gap (loader, dominant);
   return g_strdup_printf ("%s; %s", why, busy);
 }
 
@@ -1021,6 +1359,7 @@ weft_report_load (WeftTrace                *trace,
        && load_summary (&loader, error)
        && load_processes (&loader, error)
        && load_threads (&loader, error)
+       && load_granularity (&loader, error)
        && load_locks (&loader, error);
   if (ok)
     report->verdict = make_verdict (&loader);

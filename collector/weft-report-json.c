@@ -186,6 +186,23 @@ write_trace (Json             *json,
     }
 }
 
+/* Granularity (CPU time between two consecutive waits): null medians
+ * when there was no burst. */
+static void
+write_granularity (Json   *json,
+                   gint64  bursts,
+                   gint64  p50_ns,
+                   gint64  p90_ns,
+                   gint64  cpu_p50_ns)
+{
+  begin_object (json, "granularity");
+  member_int (json, "bursts", bursts);
+  member_int_or_null (json, "median_ns", bursts > 0 ? p50_ns : -1);
+  member_int_or_null (json, "p90_ns", bursts > 0 ? p90_ns : -1);
+  member_int_or_null (json, "cpu_median_ns", bursts > 0 ? cpu_p50_ns : -1);
+  end_object (json);
+}
+
 static void
 write_summary (Json             *json,
                const WeftReport *report)
@@ -209,6 +226,8 @@ write_summary (Json             *json,
     member_int (json, NULL, g_array_index (report->parallelism_ns, gint64, level));
   end_array (json);
   member_string (json, "verdict", report->verdict);
+  write_granularity (json, report->bursts, report->granularity_p50_ns,
+                     report->granularity_p90_ns, report->granularity_cpu_p50_ns);
   end_object (json);
 }
 
@@ -323,6 +342,8 @@ write_threads (Json             *json,
       for (int s = 0; s < WEFT_N_STATES; s++)
         member_int (json, weft_state_name (s), thread->state_ns[s]);
       end_object (json);
+      write_granularity (json, thread->bursts, thread->granularity_p50_ns,
+                         thread->granularity_p90_ns, thread->granularity_cpu_p50_ns);
       end_object (json);
     }
   end_array (json);
@@ -358,6 +379,8 @@ write_processes (Json             *json,
       member_int_or_null (json, "cpu_ns", process->cpu_ns);
       member_int (json, "running_ns", process->running_ns);
       member_int (json, "threads", process->threads);
+      write_granularity (json, process->bursts, process->granularity_p50_ns,
+                         process->granularity_p90_ns, process->granularity_cpu_p50_ns);
       end_object (json);
     }
   end_array (json);

@@ -404,7 +404,7 @@ write_threads (const WeftReport *report,
                gboolean          colour,
                GString          *out)
 {
-  g_autoptr(Table) table = table_new ("rlrrrrrrrrr");
+  g_autoptr(Table) table = table_new ("rlrrrrrrrrrrr");
   const char *header[] = { "tid", "name", "pid", "life" };
 
   heading (out, colour, report->has_span ? "threads (share of their time in the span)"
@@ -413,6 +413,9 @@ write_threads (const WeftReport *report,
     table_add (table, header[h]);
   for (int s = 0; s < WEFT_N_STATES; s++)
     table_add (table, weft_state_name (s));
+  /* Granularity: CPU time between two consecutive waits. */
+  table_add (table, "grain p50");
+  table_add (table, "grain p90");
   for (guint i = 0; i < report->threads->len; i++)
     {
       const WeftReportThread *thread = report->threads->pdata[i];
@@ -423,6 +426,8 @@ write_threads (const WeftReport *report,
       table_take (table, duration (thread->life_ns));
       for (int s = 0; s < WEFT_N_STATES; s++)
         table_take (table, percent (thread->state_ns[s], thread->life_ns));
+      table_take (table, thread->bursts > 0 ? duration (thread->granularity_p50_ns) : g_strdup ("-"));
+      table_take (table, thread->bursts > 0 ? duration (thread->granularity_p90_ns) : g_strdup ("-"));
     }
   table_write (table, "  ", out);
 }

@@ -37,6 +37,11 @@ typedef struct
   gint64   cpu_ns;           /* as the kernel counted it; -1: unknown */
   gint64   running_ns;       /* its threads' running time (in the span) */
   guint    threads;
+  /* Granularity of all its threads' bursts pooled (see WeftReportThread). */
+  gint64   bursts;
+  gint64   granularity_p50_ns;
+  gint64   granularity_p90_ns;
+  gint64   granularity_cpu_p50_ns;
 } WeftReportProcess;
 
 typedef struct
@@ -47,6 +52,17 @@ typedef struct
   WeftReportProcess *process;
   gint64             life_ns;   /* alive (in the span) */
   gint64             state_ns[WEFT_N_STATES];  /* in the span; they add up to life_ns */
+  /* Granularity: the CPU time of each burst, a burst being the running
+   * time between two consecutive waits (any state but running and
+   * runnable: being preempted does not end a burst); median and 90th
+   * percentile over the thread's bursts in the span; 0 when bursts is 0.
+   * cpu_p50: the median weighted by CPU time (half of the CPU time went to
+   * bursts at least this long), which a crowd of tiny bursts around a few
+   * long ones does not hide. */
+  gint64             bursts;
+  gint64             granularity_p50_ns;
+  gint64             granularity_p90_ns;
+  gint64             granularity_cpu_p50_ns;
 } WeftReportThread;
 
 typedef struct
@@ -124,6 +140,11 @@ typedef struct
   double     mean_concurrency;
   GArray    *parallelism_ns;     /* gint64: time at P = 0, 1, …; at least cpus + 1 entries */
   char      *verdict;            /* one line, plain words; names in it are unescaped */
+  /* Granularity of every thread's bursts pooled (see WeftReportThread). */
+  gint64     bursts;
+  gint64     granularity_p50_ns;
+  gint64     granularity_p90_ns;
+  gint64     granularity_cpu_p50_ns;
 
   GPtrArray *processes;          /* WeftReportProcess, by trace id */
   GPtrArray *threads;            /* WeftReportThread, by process then id */

@@ -35,6 +35,7 @@ typedef struct
 {
   char  *name;
   GStrv  columns;
+  gboolean derived;  /* below weft.sql's DERIVED TABLES heading: rebuilt, not checked */
 } SchemaTable;
 
 G_DEFINE_QUARK (weft-trace-error-quark, weft_trace_error)
@@ -135,6 +136,18 @@ read_columns (sqlite3    *db,
   return g_strv_builder_end (builder);
 }
 
+/* Whether weft.sql creates table below its DERIVED TABLES heading. */
+static gboolean
+is_derived (const char *table)
+{
+  const char *sql = weft_trace_schema_sql ();
+  const char *marker = strstr (sql, "\n-- DERIVED TABLES\n");
+  g_autofree char *create = g_strdup_printf ("CREATE TABLE %s (", table);
+  const char *at = strstr (sql, create);
+
+  return marker != NULL && at != NULL && at > marker;
+}
+
 /* The tables of weft.sql, in schema order, learnt once by applying the schema
  * to an in-memory database, so this list can never drift from weft.sql. */
 static GPtrArray *
@@ -160,6 +173,7 @@ schema_tables (void)
 
           table->name = g_strdup ((const char *) sqlite3_column_text (stmt, 0));
           table->columns = read_columns (db, table->name, NULL);
+          table->derived = is_derived (table->name);
           g_assert_nonnull (table->columns);
           g_ptr_array_add (list, table);
         }
@@ -230,13 +244,16 @@ weft_trace_get_path (WeftTrace *trace)
   return trace->path;
 }
 
-/* Shortens a statement for a one-line message: whitespace runs become one
- * space, and a long text (the schema) is cut with an ellipsis. */
+/* Shortens a statement, or SQLite's message about one (which quotes the
+ * damaged file's schema), for a one-line message: whitespace runs become one
+ * space, other control characters '?', invalid UTF-8 is replaced, and a long
+ * text (the schema) is cut with an ellipsis. */
 static char *
-sql_for_message (const char *sql)
+sql_for_message (const char *text)
 {
   GString *out = g_string_new (NULL);
   gboolean in_space = FALSE;
+  g_autofree char *sql = g_utf8_make_valid (text, -1);
 
   for (const char *p = sql; *p != '\0'; p++)
     {
@@ -256,7 +273,7 @@ sql_for_message (const char *sql)
           g_string_append (out, "…");
           break;
         }
-      g_string_append_c (out, *p);
+      g_string_append_c (out, g_ascii_iscntrl (*p) ? '?' : *p);
     }
   return g_string_free (out, FALSE);
 }
@@ -282,15 +299,15 @@ set_sql_error (WeftTrace   *trace,
                GError     **error)
 {
   g_autofree char *shown = sql != NULL ? sql_for_message (sql) : NULL;
+  g_autofree char *message = sql_for_message (trace->db != NULL ? sqlite3_errmsg (trace->db)
+                                                                : sqlite3_errstr (rc));
 
   if (shown != NULL)
     g_set_error (error, WEFT_TRACE_ERROR, error_code_for_sqlite (rc),
-                 "%s: %s (in: %s)", trace->display_name,
-                 trace->db != NULL ? sqlite3_errmsg (trace->db) : sqlite3_errstr (rc), shown);
+                 "%s: %s (in: %s)", trace->display_name, message, shown);
   else
     g_set_error (error, WEFT_TRACE_ERROR, error_code_for_sqlite (rc),
-                 "%s: %s", trace->display_name,
-                 trace->db != NULL ? sqlite3_errmsg (trace->db) : sqlite3_errstr (rc));
+                 "%s: %s", trace->display_name, message);
   return FALSE;
 }
 
@@ -626,7 +643,7 @@ check_header (const char         *path,
   return check_page_count (header, name, st, error);
 }
 
-/* Checks that every table of weft.sql is there with every column, and reads
+/* Checks that every raw table of weft.sql is there with every column, and reads
  * the first row of each (which touches each table's root and leftmost pages). */
 static gboolean
 check_tables (WeftTrace  *trace,
@@ -640,8 +657,13 @@ check_tables (WeftTrace  *trace,
       g_autofree char *sql = NULL;
       sqlite3_stmt *stmt = NULL;
       int rc;
-      g_auto(GStrv) present = read_columns (trace->db, table->name, &rc);
+      g_auto(GStrv) present = NULL;
 
+      /* Derived tables are the analysis's: a trace from before one was added
+       * is re-analysed by its readers (weft_analysis_is_current), not refused. */
+      if (table->derived)
+        continue;
+      present = read_columns (trace->db, table->name, &rc);
       if (present == NULL)
         return set_sql_error (trace, rc, table_columns_sql, error);
       if (present[0] == NULL)
@@ -694,16 +716,21 @@ check_readable (WeftTrace  *trace,
     g_set_error (error, WEFT_TRACE_ERROR, WEFT_TRACE_ERROR_NOT_SQLITE,
                  "%s: is not a weft trace (file is not a database)", trace->display_name);
   else if ((rc & 0xff) == SQLITE_CORRUPT)
-    g_set_error (error, WEFT_TRACE_ERROR, WEFT_TRACE_ERROR_CORRUPT,
-                 "%s: is damaged (%s)", trace->display_name, sqlite3_errmsg (trace->db));
+    {
+      g_autofree char *message = sql_for_message (sqlite3_errmsg (trace->db));
+
+      g_set_error (error, WEFT_TRACE_ERROR, WEFT_TRACE_ERROR_CORRUPT,
+                   "%s: is damaged (%s)", trace->display_name, message);
+    }
   else
     set_sql_error (trace, rc, sql, error);
   return FALSE;
 }
 
-WeftTrace *
-weft_trace_open (const char  *path,
-                 GError     **error)
+static WeftTrace *
+open_checked (const char  *path,
+              int          flags,
+              GError     **error)
 {
   g_autoptr(WeftTrace) trace = NULL;
   struct stat st;
@@ -717,7 +744,7 @@ weft_trace_open (const char  *path,
       || !check_header (path, trace->display_name, &st, error))
     return NULL;
 
-  rc = sqlite3_open_v2 (path, &trace->db, SQLITE_OPEN_READONLY, NULL);
+  rc = sqlite3_open_v2 (path, &trace->db, flags, NULL);
   if (rc != SQLITE_OK)
     {
       set_sql_error (trace, rc, NULL, error);
@@ -736,6 +763,25 @@ weft_trace_open (const char  *path,
         (*error)->code = WEFT_TRACE_ERROR_CORRUPT;
       return NULL;
     }
+  return g_steal_pointer (&trace);
+}
+
+WeftTrace *
+weft_trace_open (const char  *path,
+                 GError     **error)
+{
+  return open_checked (path, SQLITE_OPEN_READONLY, error);
+}
+
+WeftTrace *
+weft_trace_open_rw (const char  *path,
+                    GError     **error)
+{
+  g_autoptr(WeftTrace) trace = open_checked (path, SQLITE_OPEN_READWRITE, error);
+
+  if (trace == NULL
+      || !weft_trace_exec (trace, "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF", error))
+    return NULL;
   return g_steal_pointer (&trace);
 }
 

@@ -37,10 +37,17 @@ const char  *weft_trace_schema_sql    (void);
 
 /* Opens an existing trace read-only and checks it: a regular file, SQLite,
  * application_id == WEFT_TRACE_APPLICATION_ID, 1 <= user_version <=
- * WEFT_TRACE_FORMAT_VERSION, the tables of weft.sql present, and a quick
+ * WEFT_TRACE_FORMAT_VERSION, the raw tables of weft.sql present (derived ones may be missing: readers re-analyse), and a quick
  * integrity check of the header pages so a truncated file is refused here and
  * not halfway through a report. Returns NULL with error set on failure. */
 WeftTrace   *weft_trace_open          (const char  *path,
+                                       GError     **error);
+
+/* As weft_trace_open, with the same checks, but read-write, journal_mode=OFF
+ * and synchronous=OFF (as weft_trace_create): for rewriting the derived
+ * tables of an existing trace. A failure while writing can leave the file
+ * damaged; callers work on a copy when that matters. */
+WeftTrace   *weft_trace_open_rw       (const char  *path,
                                        GError     **error);
 
 /* Creates a new, empty trace at path (which must not exist: O_EXCL), mode 0600,

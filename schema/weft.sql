@@ -168,12 +168,18 @@ CREATE UNIQUE INDEX frames_by_location ON frames (module, address);
 -- tables below this heading.
 --
 -- The analysis also sets these meta keys:
---   analysis_version    version of the rules that filled these tables (1)
+--   analysis_version    version of the rules that filled these tables (2)
 --   analysis_anomalies  raw rows the rules had to clip or could not place: a
 --                       wait outside its thread's life, slices of one thread
 --                       that overlap, waits of one thread that overlap, a wait
 --                       of an unknown kind, a slice or wait of a thread that
---                       is not in `threads` (0 for a consistent trace)
+--                       is not in `threads`, a time more than 2^53 ns (104
+--                       days) outside the trace or a trace longer than that
+--                       (clipped) (0 for a consistent trace)
+--
+-- A trace is readable without its derived tables (weft_trace_open checks
+-- only the raw ones): readers re-analyse a trace whose analysis_version is
+-- older than theirs.
 --
 -- The seven thread states (DESIGN.md, "Metrics"), as the text of the `state`
 -- column: running, runnable, lock, sync, io, sleep, blocked.
@@ -241,6 +247,26 @@ CREATE TABLE profile (
   blocked  INTEGER NOT NULL     -- threads in state blocked
 );
 
+-- The profile summed over the whole trace, so that whole-trace means and the
+-- share of time at each level of parallelism need no scan of `profile`: one
+-- row per level of P that occurs, over the span [start_ns, end_ns) (meta
+-- start_ns to meta end_ns; the same on every row). For the span, with
+-- D = end_ns - start_ns: mean parallelism = sum(running * time_ns) / D, the
+-- mean of state X = sum(X_ns) / D, the share at level P = time_ns / D.
+-- A reader whose span differs from the rows' uses `profile` instead.
+CREATE TABLE profile_summary (
+  running     INTEGER PRIMARY KEY, -- a level of parallelism P
+  start_ns    INTEGER NOT NULL,    -- the span summed over begins
+  end_ns      INTEGER NOT NULL,    -- and ends
+  time_ns     INTEGER NOT NULL,    -- time in the span with P = running
+  runnable_ns INTEGER NOT NULL,    -- integral of the profile's runnable over that time (thread-ns)
+  lock_ns     INTEGER NOT NULL,    -- the same for lock
+  sync_ns     INTEGER NOT NULL,    -- sync
+  io_ns       INTEGER NOT NULL,    -- io
+  sleep_ns    INTEGER NOT NULL,    -- sleep
+  blocked_ns  INTEGER NOT NULL     -- blocked
+);
+
 -- Time each thread spent in each state over its whole life (the sums of its
 -- thread_states rows; together they add up to its life).
 CREATE TABLE thread_summary (
@@ -253,6 +279,23 @@ CREATE TABLE thread_summary (
   sleep_ns    INTEGER NOT NULL,  -- sleeping
   blocked_ns  INTEGER NOT NULL,  -- off CPU elsewhere in the kernel
   waits       INTEGER NOT NULL   -- its rows in waits
+);
+
+-- Granularity over the whole trace (DESIGN.md, "Metrics"): a burst is a
+-- thread's CPU time between two consecutive waits, read from its
+-- thread_states rows in order: running adds to the burst, runnable does not
+-- end it, any other state does, and so does the thread's end. One row per
+-- thread, one per process (its threads' bursts pooled), and one for the
+-- whole trace (every process's bursts pooled; threads whose process is not in
+-- `processes` are left out of both). Percentiles are nearest-rank, as in
+-- lock_stats; 0 without bursts.
+CREATE TABLE granularity (
+  thread_id  INTEGER REFERENCES threads(id),   -- the thread; NULL on a process's and the whole trace's row
+  process_id INTEGER REFERENCES processes(id), -- the thread's process, or the process; NULL on the whole trace's row
+  bursts     INTEGER NOT NULL,  -- number of bursts
+  p50_ns     INTEGER NOT NULL,  -- median burst
+  p90_ns     INTEGER NOT NULL,  -- 90th percentile burst
+  cpu_p50_ns INTEGER NOT NULL   -- the burst in which the middle nanosecond of their CPU time was spent
 );
 
 -- One row per synchronization object of `objects` (every kind, not only
