@@ -548,6 +548,60 @@ finish_thread_bursts (WeftReportThread *thread,
   g_array_set_size (bursts, 0);
 }
 
+/* The whole trace's granularity as the analysis stored it (one row per
+ * thread, per process, and for the trace: the same bursts load_granularity
+ * counts), so a report without --span does not rescan thread_states.
+ * FALSE when the table is not there (a trace analysed before it existed). */
+static gboolean
+load_stored_granularity (Loader *loader)
+{
+  static const char sql[] =
+    "SELECT thread_id, process_id, bursts, p50_ns, p90_ns, cpu_p50_ns FROM granularity";
+  sqlite3_stmt *stmt = weft_trace_prepare (loader->trace, sql, NULL);
+
+  if (stmt == NULL)
+    return FALSE;
+  while (sqlite3_step (stmt) == SQLITE_ROW)
+    {
+      gint64 *bursts, *p50_ns, *p90_ns, *cpu_p50_ns;
+      gint64 id;
+
+      if (sqlite3_column_type (stmt, 0) != SQLITE_NULL)
+        {
+          WeftReportThread *thread;
+
+          id = sqlite3_column_int64 (stmt, 0);
+          if ((thread = g_hash_table_lookup (loader->threads, &id)) == NULL)
+            continue;
+          bursts = &thread->bursts, p50_ns = &thread->granularity_p50_ns;
+          p90_ns = &thread->granularity_p90_ns, cpu_p50_ns = &thread->granularity_cpu_p50_ns;
+        }
+      else if (sqlite3_column_type (stmt, 1) != SQLITE_NULL)
+        {
+          WeftReportProcess *process;
+
+          id = sqlite3_column_int64 (stmt, 1);
+          if ((process = g_hash_table_lookup (loader->processes, &id)) == NULL)
+            continue;
+          bursts = &process->bursts, p50_ns = &process->granularity_p50_ns;
+          p90_ns = &process->granularity_p90_ns, cpu_p50_ns = &process->granularity_cpu_p50_ns;
+        }
+      else
+        {
+          WeftReport *report = loader->report;
+
+          bursts = &report->bursts, p50_ns = &report->granularity_p50_ns;
+          p90_ns = &report->granularity_p90_ns, cpu_p50_ns = &report->granularity_cpu_p50_ns;
+        }
+      *bursts = sqlite3_column_int64 (stmt, 2);
+      *p50_ns = sqlite3_column_int64 (stmt, 3);
+      *p90_ns = sqlite3_column_int64 (stmt, 4);
+      *cpu_p50_ns = sqlite3_column_int64 (stmt, 5);
+    }
+  sqlite3_reset (stmt);
+  return TRUE;
+}
+
 static gboolean
 load_granularity (Loader  *loader,
                   GError **error)
@@ -557,7 +611,7 @@ load_granularity (Loader  *loader,
     " WHERE start_ns < :e AND end_ns > :s ORDER BY thread_id, start_ns";
   const char *running = weft_state_name (WEFT_STATE_RUNNING);
   const char *runnable = weft_state_name (WEFT_STATE_RUNNABLE);
-  sqlite3_stmt *stmt = weft_trace_prepare (loader->trace, sql, error);
+  sqlite3_stmt *stmt;
   g_autoptr (GHashTable) per_process = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
                                                               (GDestroyNotify) g_array_unref);
   g_autoptr (GArray) bursts = g_array_new (FALSE, FALSE, sizeof (gint64));
@@ -569,7 +623,9 @@ load_granularity (Loader  *loader,
   gpointer key, value;
   int rc;
 
-  if (stmt == NULL)
+  if (!loader->report->has_span && load_stored_granularity (loader))
+    return TRUE;
+  if ((stmt = weft_trace_prepare (loader->trace, sql, error)) == NULL)
     return FALSE;
   bind_span (stmt, loader);
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
