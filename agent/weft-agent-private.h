@@ -215,6 +215,22 @@ void      weft_stack_reset        (void);
 uint32_t  weft_stack_capture      (WeftThread *t);
 void      weft_modules_write_all  (WeftThread *t);
 
+/* weft-python.c: one Python frame of the calling thread, as found. */
+typedef struct
+{
+  const void *code;                   /* its code object */
+  uint32_t offset;                    /* bytecode offset */
+  uint16_t segment;                   /* see WeftWirePyFrame */
+} WeftPyFrameRef;
+
+void      weft_python_probe       (void);
+uint32_t  weft_python_frames      (WeftPyFrameRef       *out,
+                                   uint32_t              max);
+void      weft_python_write       (WeftThread           *t,
+                                   uint32_t              stack_id,
+                                   const WeftPyFrameRef *frames,
+                                   uint32_t              count);
+
 /* The common shape of a recorded wait (weft-ring.c). */
 typedef struct
 {

@@ -62,6 +62,11 @@ weft_stack_init (void)
       weft_warn ("cannot load libunwind", "recording without call stacks");
       return false;
     }
+  /* Only here, at init: dlsym on an event path could wait for the loader's
+   * lock while a dlopen holding it runs a constructor that waits for a lock
+   * this thread holds. So a CPython loaded later by dlopen (a program
+   * embedding Python as a plugin) gets native frames only. */
+  weft_python_probe ();
   return true;
 }
 
@@ -168,18 +173,30 @@ weft_modules_write_all (WeftThread *t)
   t->busy = busy;
 }
 
-static uint64_t
-stack_hash (void *const *ips,
-            uint32_t     depth)
+static inline uint64_t
+hash_mix (uint64_t h,
+          uint64_t value)
 {
-  uint64_t h = UINT64_C (0xcbf29ce484222325) ^ depth;
+  h ^= value;
+  h *= UINT64_C (0x100000001b3);
+  return h ^ (h >> 29);
+}
+
+/* The native frames and the Python frames (code object and bytecode offset:
+ * the same native stack runs every Python function). */
+static uint64_t
+stack_hash (void *const          *ips,
+            uint32_t              depth,
+            const WeftPyFrameRef *py,
+            uint32_t              py_depth)
+{
+  uint64_t h = UINT64_C (0xcbf29ce484222325) ^ depth ^ ((uint64_t) py_depth << 32);
 
   for (uint32_t i = 0; i < depth; i++)
-    {
-      h ^= (uint64_t) (uintptr_t) ips[i];
-      h *= UINT64_C (0x100000001b3);
-      h ^= h >> 29;
-    }
+    h = hash_mix (h, (uint64_t) (uintptr_t) ips[i]);
+  for (uint32_t i = 0; i < py_depth; i++)
+    h = hash_mix (hash_mix (h, (uint64_t) (uintptr_t) py[i].code),
+                  py[i].offset | (uint64_t) py[i].segment << 32);
   h ^= h >> 33;
   h *= UINT64_C (0xff51afd7ed558ccd);
   h ^= h >> 33;
@@ -187,10 +204,12 @@ stack_hash (void *const *ips,
 }
 
 static void
-stack_write (WeftThread  *t,
-             uint32_t     id,
-             void *const *ips,
-             uint32_t     depth)
+stack_write (WeftThread           *t,
+             uint32_t              id,
+             void *const          *ips,
+             uint32_t              depth,
+             const WeftPyFrameRef *py,
+             uint32_t              py_depth)
 {
   WeftRecStack *r;
 
@@ -209,6 +228,7 @@ stack_write (WeftThread  *t,
   for (uint32_t i = 0; i < depth; i++)
     r->ips[i] = (uint64_t) (uintptr_t) ips[i];
   weft_ring_commit (t, r);
+  weft_python_write (t, id, py, py_depth);
 }
 
 /* weft_stack_capture:
@@ -220,9 +240,10 @@ uint32_t
 weft_stack_capture (WeftThread *t)
 {
   void *buf[WEFT_WIRE_STACK_MAX + 8];
+  WeftPyFrameRef py[WEFT_WIRE_PYSTACK_MAX];
   void **ips = buf;
   int n, skip = 0;
-  uint32_t depth, i;
+  uint32_t depth, py_depth, i;
   uint64_t h;
   _Atomic uint64_t *table = stack_table;
 
@@ -239,7 +260,8 @@ weft_stack_capture (WeftThread *t)
   if (depth > WEFT_WIRE_STACK_MAX)
     depth = WEFT_WIRE_STACK_MAX;
 
-  h = stack_hash (ips, depth);
+  py_depth = weft_python_frames (py, WEFT_WIRE_PYSTACK_MAX);
+  h = stack_hash (ips, depth, py, py_depth);
   i = (uint32_t) h & (STACK_TABLE_ENTRIES - 1);
   for (uint32_t probe = 0; probe < STACK_TABLE_PROBES; probe++)
     {
@@ -255,7 +277,7 @@ weft_stack_capture (WeftThread *t)
                                                        memory_order_relaxed,
                                                        memory_order_relaxed))
             {
-              stack_write (t, i + 1, ips, depth);
+              stack_write (t, i + 1, ips, depth, py, py_depth);
               return i + 1;
             }
           if (expected == h)

@@ -71,7 +71,7 @@
 #define WEFT_ATOMIC(T) _Atomic T
 #endif
 
-#define WEFT_WIRE_VERSION 1
+#define WEFT_WIRE_VERSION 2
 
 /* Environment variables (the only ones the agent reads). */
 #define WEFT_ENV_SESSION "WEFT_SESSION"   /* absolute path of the session directory */
@@ -83,6 +83,7 @@
 
 #define WEFT_WIRE_PAGE_BYTES 4096u
 #define WEFT_WIRE_STACK_MAX 64u        /* frames kept per stack */
+#define WEFT_WIRE_PYSTACK_MAX 64u      /* Python frames kept per stack */
 #define WEFT_WIRE_NAME_BYTES 16u       /* a thread name, as the kernel's comm */
 #define WEFT_WIRE_PATH_BYTES 256u      /* module and exec paths (truncated) */
 #define WEFT_WIRE_CMDLINE_BYTES 2048u  /* NUL-separated argv (truncated) */
@@ -208,6 +209,7 @@ typedef enum
   WEFT_REC_EXEC = 9,          /* WeftRecExec: about to exec (status -1) or exec failed (errno) */
   WEFT_REC_EXIT = 10,         /* WeftRecProcess: exit/_exit(status) called */
   WEFT_REC_REAP = 11,         /* WeftRecProcess: wait*() reaped child_pid with wait status */
+  WEFT_REC_PYSTACK = 12,      /* WeftRecPyStack (variable): the Python frames of a stack */
 } WeftRecType;
 
 typedef struct
@@ -304,6 +306,41 @@ typedef struct
   uint64_t ips[];             /* instruction pointers (return addresses) */
 } WeftRecStack;
 _Static_assert (sizeof (WeftRecStack) == 16, "WeftRecStack layout");
+
+/* The Python frames of a stack, written right after its WEFT_REC_STACK (same
+ * stack_id) when the waiting thread was running Python code in CPython
+ * (agent/weft-python.c). The record holds `count` frames, innermost first,
+ * each a WeftWirePyFrame followed by its qualified name (name_bytes) and its
+ * file (file_bytes), UTF-8 without NUL, then padding to 8 bytes. */
+typedef struct
+{
+  WeftRecHeader h;            /* WEFT_REC_PYSTACK */
+  uint32_t stack_id;          /* the WEFT_REC_STACK these frames belong to */
+  uint32_t count;             /* frames that follow */
+} WeftRecPyStack;
+_Static_assert (sizeof (WeftRecPyStack) == 16, "WeftRecPyStack layout");
+
+typedef struct
+{
+  int32_t line;               /* source line, 0 if unknown */
+  uint32_t offset;            /* bytecode offset of the current instruction */
+  uint16_t segment;           /* which call of the interpreter loop runs the
+                                 frame: 0 = the innermost native
+                                 _PyEval_EvalFrameDefault of the stack, 1 the
+                                 next one out, … */
+  uint16_t name_bytes;        /* co_qualname, truncated */
+  uint16_t file_bytes;        /* co_filename, its end kept when truncated */
+  uint16_t reserved;
+} WeftWirePyFrame;
+_Static_assert (sizeof (WeftWirePyFrame) == 16, "WeftWirePyFrame layout");
+
+/* Bytes one frame takes in a WEFT_REC_PYSTACK record. */
+static inline uint32_t
+weft_wire_pyframe_bytes (uint32_t name_bytes,
+                         uint32_t file_bytes)
+{
+  return (uint32_t) ((sizeof (WeftWirePyFrame) + name_bytes + file_bytes + 7u) & ~7u);
+}
 
 typedef struct
 {

@@ -234,10 +234,13 @@ module_for (WeftWriter             *self,
   return NULL;
 }
 
+/* The frame row of a native return address; *runs_python says whether it is
+ * a call of CPython's interpreter loop. */
 static gint64
 frame_for (Finalize               *fin,
            const WeftSessionImage *image,
-           guint64                 ip)
+           guint64                 ip,
+           gboolean               *runs_python)
 {
   static const char sql[] =
     "INSERT INTO frames (id, module, address, function, file, line)"
@@ -252,6 +255,7 @@ frame_for (Finalize               *fin,
   symbol.offset = ip;
   if (module != NULL)
     weft_symbolizer_lookup_code (fin->symbolizer, path, module->bias, ip, TRUE, &symbol);
+  *runs_python = g_strcmp0 (symbol.function, "_PyEval_EvalFrameDefault") == 0;
   key = g_strdup_printf ("%" G_GUINT64_FORMAT "@%s", symbol.offset, path ? path : "");
   if (g_hash_table_lookup_extended (fin->frames, key, NULL, &known))
     return GPOINTER_TO_SIZE (known);
@@ -272,6 +276,72 @@ frame_for (Finalize               *fin,
   return fin->next_frame_id;
 }
 
+/* The frame row of a Python frame. */
+static gint64
+python_frame_for (Finalize            *fin,
+                  const WriterPyFrame *py)
+{
+  static const char sql[] =
+    "INSERT INTO frames (id, module, address, function, file, line, kind)"
+    " VALUES (:id, NULL, :address, :function, :file, :line, 'python')";
+  g_autofree char *key = g_strdup_printf ("py:%u:%d:%s\x1f%s", py->offset, py->line, py->name, py->file);
+  gpointer known;
+  sqlite3_stmt *stmt;
+
+  if (g_hash_table_lookup_extended (fin->frames, key, NULL, &known))
+    return GPOINTER_TO_SIZE (known);
+  if ((stmt = prepare (fin->writer, sql)) == NULL)
+    return 0;
+  sqlite3_bind_int64 (stmt, 1, ++fin->next_frame_id);
+  sqlite3_bind_int64 (stmt, 2, py->offset);
+  bind_text_or_null (stmt, 3, py->name);
+  bind_text_or_null (stmt, 4, py->file);
+  if (py->line > 0)
+    sqlite3_bind_int (stmt, 5, py->line);
+  else
+    sqlite3_bind_null (stmt, 5);
+  step (fin->writer, stmt, sql);
+  g_hash_table_insert (fin->frames, g_steal_pointer (&key), GSIZE_TO_POINTER (fin->next_frame_id));
+  return fin->next_frame_id;
+}
+
+/* The frame ids of a stack, innermost first. Each call of the interpreter
+ * loop (_PyEval_EvalFrameDefault) gets the Python frames it runs just inside
+ * it (their `segment`); Python frames beyond the native frames (a stack cut
+ * at its depth limit, or a loop not symbolized) go outermost. */
+static GArray *
+stack_frame_ids (Finalize    *fin,
+                 WriterStack *stack)
+{
+  guint native = stack->ips != NULL ? stack->ips->len : 0;
+  guint python = stack->py != NULL ? stack->py->len : 0;
+  GArray *ids = g_array_sized_new (FALSE, FALSE, sizeof (gint64), native + python);
+  guint segment = 0, p = 0;
+
+  for (guint d = 0; d < native; d++)
+    {
+      gboolean runs_python = FALSE;
+      gint64 id = frame_for (fin, stack->image, g_array_index (stack->ips, guint64, d), &runs_python);
+
+      if (runs_python && p < python)
+        {
+          for (; p < python && g_array_index (stack->py, WriterPyFrame, p).segment <= segment; p++)
+            {
+              gint64 py_id = python_frame_for (fin, &g_array_index (stack->py, WriterPyFrame, p));
+              g_array_append_val (ids, py_id);
+            }
+          segment++;
+        }
+      g_array_append_val (ids, id);
+    }
+  for (; p < python; p++)
+    {
+      gint64 py_id = python_frame_for (fin, &g_array_index (stack->py, WriterPyFrame, p));
+      g_array_append_val (ids, py_id);
+    }
+  return ids;
+}
+
 static void
 write_stacks (Finalize *fin)
 {
@@ -284,25 +354,23 @@ write_stacks (Finalize *fin)
   for (guint i = 0; i < self->all_stacks->len; i++)
     {
       WriterStack *stack = self->all_stacks->pdata[i];
-      guint depth = stack->ips != NULL ? stack->ips->len : 0;
+      g_autoptr(GArray) ids = stack_frame_ids (fin, stack);
       sqlite3_stmt *stmt;
 
       if ((stmt = prepare (self, stack_sql)) == NULL)
         return;
       sqlite3_bind_int64 (stmt, 1, stack->id);
       sqlite3_bind_int64 (stmt, 2, weft_writer_get_process (self, stack->image->pid)->id);
-      sqlite3_bind_int (stmt, 3, depth);
+      sqlite3_bind_int (stmt, 3, ids->len);
       step (self, stmt, stack_sql);
 
-      for (guint d = 0; d < depth; d++)
+      for (guint d = 0; d < ids->len; d++)
         {
-          gint64 frame = frame_for (fin, stack->image, g_array_index (stack->ips, guint64, d));
-
           if ((stmt = prepare (self, frame_sql)) == NULL)
             return;
           sqlite3_bind_int64 (stmt, 1, stack->id);
           sqlite3_bind_int (stmt, 2, d);
-          sqlite3_bind_int64 (stmt, 3, frame);
+          sqlite3_bind_int64 (stmt, 3, g_array_index (ids, gint64, d));
           step (self, stmt, frame_sql);
         }
     }

@@ -75,11 +75,22 @@ typedef struct
   guint64 hold_samples;
 } WriterStats;
 
+/* A Python frame of a stack (WEFT_REC_PYSTACK), its text made valid UTF-8. */
+typedef struct
+{
+  char   *name;                   /* co_qualname */
+  char   *file;                   /* co_filename */
+  gint    line;                   /* 0 if unknown */
+  guint32 offset;                 /* bytecode offset */
+  guint16 segment;                /* see WeftWirePyFrame */
+} WriterPyFrame;
+
 typedef struct
 {
   gint64                  id;
   const WeftSessionImage *image;
   GArray                 *ips;    /* guint64; NULL until its STACK record arrived */
+  GArray                 *py;     /* WriterPyFrame, innermost first; NULL if none */
 } WriterStack;
 
 typedef struct

@@ -159,6 +159,8 @@ writer_stack_free (gpointer data)
 
   if (stack->ips != NULL)
     g_array_unref (stack->ips);
+  if (stack->py != NULL)
+    g_array_unref (stack->py);
   g_free (stack);
 }
 
@@ -650,6 +652,52 @@ handle_stack (WeftWriter             *self,
   g_array_append_vals (stack->ips, record->ips, depth);
 }
 
+static void
+py_frame_clear (gpointer data)
+{
+  WriterPyFrame *frame = data;
+
+  g_free (frame->name);
+  g_free (frame->file);
+}
+
+/* The Python frames of a stack. A frame whose lengths run past the record
+ * ends the list (a damaged ring). */
+static void
+handle_pystack (WeftWriter             *self,
+                const WeftSessionImage *image,
+                const WeftRecPyStack   *record)
+{
+  WriterStack *stack = get_stack (self, image, record->stack_id);
+  const char *p = (const char *) (record + 1);
+  const char *end = (const char *) record + record->h.size;
+
+  if (stack->py != NULL)
+    return;
+  stack->py = g_array_new (FALSE, TRUE, sizeof (WriterPyFrame));
+  g_array_set_clear_func (stack->py, py_frame_clear);
+  for (guint32 i = 0; i < MIN (record->count, WEFT_WIRE_PYSTACK_MAX); i++)
+    {
+      WeftWirePyFrame wire;
+      WriterPyFrame frame;
+
+      if ((gsize) (end - p) < sizeof wire)
+        break;
+      memcpy (&wire, p, sizeof wire);
+      if ((gsize) (end - p) < weft_wire_pyframe_bytes (wire.name_bytes, wire.file_bytes))
+        break;
+      frame = (WriterPyFrame) {
+        .name = g_utf8_make_valid (p + sizeof wire, wire.name_bytes),
+        .file = g_utf8_make_valid (p + sizeof wire + wire.name_bytes, wire.file_bytes),
+        .line = MAX (wire.line, 0),
+        .offset = wire.offset,
+        .segment = wire.segment,
+      };
+      g_array_append_val (stack->py, frame);
+      p += weft_wire_pyframe_bytes (wire.name_bytes, wire.file_bytes);
+    }
+}
+
 /* The file an image is about to exec: if no agent shows up in what it
  * becomes, finalize looks at that file to say why. */
 static void
@@ -682,6 +730,7 @@ handle_record (WeftWriter             *self,
     [WEFT_REC_EXEC] = sizeof (WeftRecExec),
     [WEFT_REC_EXIT] = sizeof (WeftRecProcess),
     [WEFT_REC_REAP] = sizeof (WeftRecProcess),
+    [WEFT_REC_PYSTACK] = sizeof (WeftRecPyStack),
   };
 
   if (record->type == 0 || record->type >= G_N_ELEMENTS (min_size)
@@ -705,6 +754,9 @@ handle_record (WeftWriter             *self,
       break;
     case WEFT_REC_MODULE:
       handle_module (self, image, (const WeftRecModule *) record);
+      break;
+    case WEFT_REC_PYSTACK:
+      handle_pystack (self, image, (const WeftRecPyStack *) record);
       break;
     case WEFT_REC_FORK:
     case WEFT_REC_SPAWN:

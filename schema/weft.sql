@@ -120,14 +120,17 @@ CREATE TABLE stacks (
   depth      INTEGER NOT NULL                           -- number of frames
 );
 
--- Symbolized code locations, shared by stacks.
+-- Symbolized code locations, shared by stacks. A stack of a thread running
+-- Python code in CPython also has its Python frames (kind 'python'), each
+-- just inside the native _PyEval_EvalFrameDefault call that runs it.
 CREATE TABLE frames (
   id       INTEGER PRIMARY KEY, -- trace key
-  module   TEXT,                -- path of the executable or library (untrusted text)
-  address  INTEGER NOT NULL,    -- offset of the instruction in the module (file-relative virtual address)
-  function TEXT,                -- function name from the symbol table, demangling left to the reader; NULL if unknown
-  file     TEXT,                -- source file from debug info; NULL without debug info
-  line     INTEGER              -- source line; NULL without debug info
+  module   TEXT,                -- path of the executable or library (untrusted text); NULL for Python frames
+  address  INTEGER NOT NULL,    -- native: offset of the instruction in the module (file-relative virtual address); python: bytecode offset in the code object
+  function TEXT,                -- native: function name from the symbol table, demangling left to the reader, NULL if unknown; python: the code object's qualified name (co_qualname)
+  file     TEXT,                -- native: source file from debug info, NULL without; python: co_filename
+  line     INTEGER,             -- source line; NULL if unknown
+  kind     TEXT NOT NULL DEFAULT 'native'  -- 'native' or 'python'
 );
 
 -- The frames of each stack, depth 0 being the innermost (the caller of the

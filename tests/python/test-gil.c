@@ -86,6 +86,41 @@ window_parallelism (WeftRun *run)
                                  (long long) start_ns);
 }
 
+/* The GIL waits of threads_cpu.py's workers carry its Python frames: the
+ * waiting function `work` (lines 38-42 of the script) inside the worker
+ * (`main.<locals>.worker`, `worker` before 3.11, which has no qualified
+ * names), with native frames below them. */
+static void
+assert_python_frames (WeftRun    *run,
+                      const char *tids)
+{
+  static const char in_work[] =
+    "EXISTS (SELECT 1 FROM stack_frames sf JOIN frames f ON f.id = sf.frame_id"
+    " WHERE sf.stack_id = w.stack_id AND f.kind = 'python' AND f.function = 'work'"
+    " AND f.file LIKE '%%/samples/python/threads_cpu.py' AND f.line BETWEEN 38 AND 42)";
+  double share;
+
+  share = weft_test_query_double (run, "SELECT total (CASE WHEN %s THEN w.end_ns - w.start_ns END)"
+                                  " / total (w.end_ns - w.start_ns) FROM waits w"
+                                  " JOIN threads t ON t.id = w.thread_id"
+                                  " WHERE w.kind = 'gil' AND t.tid IN (%s)", in_work, tids);
+  g_test_message ("%.1f%% of the workers' GIL wait time has the frame of `work`", 100 * share);
+  g_assert_cmpfloat (share, >=, 0.9);
+
+  /* Order, innermost first: work, then worker, then a native frame. */
+  g_assert_cmpint (weft_test_query_int (run,
+                     "SELECT count(*) FROM waits w JOIN threads t ON t.id = w.thread_id"
+                     " WHERE w.kind = 'gil' AND t.tid IN (%s) AND %s AND NOT EXISTS ("
+                     " SELECT 1 FROM stack_frames a JOIN frames fa ON fa.id = a.frame_id,"
+                     " stack_frames b JOIN frames fb ON fb.id = b.frame_id,"
+                     " stack_frames c JOIN frames fc ON fc.id = c.frame_id"
+                     " WHERE a.stack_id = w.stack_id AND b.stack_id = w.stack_id"
+                     " AND c.stack_id = w.stack_id AND fa.function = 'work'"
+                     " AND fb.kind = 'python' AND fb.function LIKE '%%worker'"
+                     " AND fc.kind = 'native' AND a.depth < b.depth AND b.depth < c.depth)",
+                     tids, in_work), ==, 0);
+}
+
 /* threads_cpu.py: the trace must show its GIL as one object that its
  * workers waited on, merged, and a mean parallelism of about 1. */
 static void
@@ -146,6 +181,8 @@ assert_gil_bound (WeftRun    *run,
                                         " waits w WHERE w.object_id = o.id AND w.result = 'timeout')"),
                    ==, 0);
 
+  assert_python_frames (run, tids);
+
   parallelism = window_parallelism (run);
   g_test_message ("%s: %" G_GINT64_FORMAT " GIL waits (%" G_GINT64_FORMAT " with a holder) merged "
                   "from %" G_GINT64_FORMAT " switch-interval timeouts and their final waits; "
@@ -161,7 +198,8 @@ test_debian_python (void)
 
   g_test_summary ("Debian's python3 running 4 CPU-bound threads: one object GIL of kind "
                   "gil, the most waited-on object, waited on by the 4 workers in merged "
-                  "waits of kind gil, and a mean parallelism of at most 1.15");
+                  "waits of kind gil whose stacks name the script's function, and a mean "
+                  "parallelism of at most 1.15");
   if (!g_file_test (DEBIAN_PYTHON, G_FILE_TEST_IS_EXECUTABLE))
     {
       g_test_fail_printf ("%s is missing: install Debian's python3 (scripts/setup does)",
@@ -222,7 +260,7 @@ test_pyenv_python (gconstpointer data)
   g_autoptr (WeftRun) run = NULL;
 
   g_test_summary ("A pyenv CPython 3.9–3.13 running 4 CPU-bound threads: its GIL too is "
-                  "one object GIL with merged waits, and parallelism stays at most 1.15");
+                  "one object GIL with merged waits with Python frames, and parallelism stays at most 1.15");
   if (python == NULL)
     {
       g_autofree char *why = g_strdup_printf ("no CPython 3.%d under %s (pyenv install 3.%d "
@@ -292,8 +330,8 @@ test_older_python (void)
   g_autofree char *python = find_pyenv_python (8, &versions_dir);
   g_autoptr (WeftRun) run = NULL;
 
-  g_test_summary ("CPython 3.8 (older than any layout weft knows) keeps its raw objects "
-                  "and gets a warning that names the version");
+  g_test_summary ("CPython 3.8 (older than any layout weft knows) keeps its raw objects, "
+                  "gets a warning that names the version and no Python frames");
   if (python == NULL)
     {
       g_autofree char *why = g_strdup_printf ("no CPython 3.8 under %s", versions_dir);
@@ -303,6 +341,8 @@ test_older_python (void)
     }
   run = record_python (python, "threads_cpu.py", args);
   assert_unrecognized (run, "runs CPython 3.8");
+  /* Nor does the agent read frames of a layout it does not know. */
+  g_assert_cmpint (weft_test_query_int (run, "SELECT count(*) FROM frames WHERE kind = 'python'"), ==, 0);
 }
 
 static void
