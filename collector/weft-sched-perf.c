@@ -237,6 +237,40 @@ process_exit (WeftSchedPerf *self,
   func (&event, user_data);
 }
 
+/* An exec by a thread other than the main one: the kernel gives the
+ * exec'ing thread the pid as its tid, so its records after the exec (this
+ * COMM among them) carry the pid, and its slice begun under its old tid on
+ * this CPU would never end. A task of this process running here under
+ * another tid is that thread: end its slice at the exec, and the thread
+ * itself (no EXIT ever comes for the old tid). */
+static void
+end_exec_thread (WeftSchedPerf *self,
+                 const Record  *rec,
+                 WeftSchedFunc  func,
+                 gpointer       user_data)
+{
+  GHashTableIter iter;
+  Running *running;
+
+  if (rec->tid != rec->pid)
+    return;
+  g_hash_table_iter_init (&iter, self->running);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &running))
+    if (running->cpu == rec->cpu && running->pid == rec->pid && running->tid != rec->tid)
+      {
+        WeftSchedEvent event = {
+          .type = WEFT_SCHED_EXIT,
+          .pid = running->pid,
+          .tid = running->tid,
+          .time_ns = rec->time_ns,
+        };
+
+        emit_slice (running, rec->time_ns, FALSE, func, user_data);
+        g_hash_table_iter_remove (&iter);
+        func (&event, user_data);
+      }
+}
+
 static void
 process_record (WeftSchedPerf *self,
                 const Record  *rec,
@@ -272,6 +306,8 @@ process_record (WeftSchedPerf *self,
       event.exec = (rec->misc & PERF_RECORD_MISC_COMM_EXEC) != 0;
       event.time_ns = rec->time_ns;
       memcpy (event.comm, rec->comm, sizeof event.comm);
+      if (event.exec)
+        end_exec_thread (self, rec, func, user_data);
       if (event.exec && lookup_running (self, rec->cpu, rec->tid) == NULL)
         start_running (self, rec);
       func (&event, user_data);
