@@ -13,9 +13,13 @@
 #include "weft-agent-private.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <link.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #define STACK_TABLE_ENTRIES (1u << 16)
 #define STACK_TABLE_PROBES 64u
@@ -42,6 +46,55 @@ table_new (void)
                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 
   return p == MAP_FAILED ? NULL : p;
+}
+
+/* libunwind (1.6) validates addresses, when it falls back from DWARF, by
+ * writing them to a pipe it opened once, at the lowest free descriptors (3
+ * and 4 in most programs). A program that closes every descriptor and opens
+ * its own would then have libunwind read from and write to *its* files, and
+ * close them. So the pipes libunwind makes while we capture a stack (the only
+ * time it runs) are moved to the top of the descriptor range, out of the
+ * program's way; when the program closes them, libunwind finds out and makes
+ * new ones, moved again. Other callers' pipes are left as they are. */
+static int (*real_pipe2) (int fds[2], int flags);
+
+static int
+private_fd_floor (void)
+{
+  struct rlimit limit;
+
+  if (getrlimit (RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur < 128)
+    return 64;
+  return limit.rlim_cur - 32 < (rlim_t) INT_MAX ? (int) (limit.rlim_cur - 32) : INT_MAX - 32;
+}
+
+WEFT_EXPORT int
+pipe2 (int fds[2],
+       int flags)
+{
+  int rc;
+
+  if (real_pipe2 == NULL)
+    real_pipe2 = (int (*) (int *, int)) dlsym (RTLD_NEXT, "pipe2");
+  if (real_pipe2 == NULL)
+    {
+      errno = ENOSYS;
+      return -1;
+    }
+  rc = real_pipe2 (fds, flags);
+  if (rc != 0 || !weft_thread.busy)
+    return rc;
+  for (int i = 0; i < 2; i++)
+    {
+      int high = fcntl (fds[i], (flags & O_CLOEXEC) ? F_DUPFD_CLOEXEC : F_DUPFD, private_fd_floor ());
+
+      if (high >= 0)
+        {
+          close (fds[i]);
+          fds[i] = high;
+        }
+    }
+  return 0;
 }
 
 /* weft_stack_init:
