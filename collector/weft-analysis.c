@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "weft-analysis.h"
+#include "weft-metrics.h"
 
 #define DERIVED_MARKER "\n-- DERIVED TABLES\n"
 
@@ -94,7 +95,6 @@ typedef struct
 typedef struct
 {
   GArray *wait_ns;    /* durations of its waits */
-  gint64  wait_total_ns;
   gint64  acquisitions;
   gint64  contentions;
   gint64  hold_total_ns;
@@ -103,21 +103,6 @@ typedef struct
   guint   threads;
   guint   holders;
 } Object;
-
-/* Hash keys of three ids: (waiter, holder, object) for blocking, (object,
- * stack, 0) for lock_stacks, (object, thread, role) for the sets of users
- * and holders of each object. */
-typedef struct
-{
-  gint64 a, b, c;
-} Key3;
-
-typedef struct
-{
-  gint64 count;
-  gint64 total_ns;
-  gint64 max_ns;
-} Sum;
 
 enum { ROLE_USER, ROLE_HOLDER };
 
@@ -136,46 +121,37 @@ typedef struct
   GHashTable *threads_by_id; /* gint64* → Thread, when they are not */
   GHashTable *gil_objects;   /* object ids of kind 'gil' */
   GHashTable *objects;       /* gint64* → Object */
-  GHashTable *blocking;      /* Key3 → Sum */
-  GHashTable *stacks;        /* Key3 → Sum */
-  GHashTable *users;         /* Key3 set */
+  GHashTable *blocking;      /* (waiter, holder, object) → WeftMetricsSum */
+  GHashTable *stacks;        /* (object, stack, 0) → WeftMetricsSum */
+  GHashTable *users;         /* (object, thread, role) set */
   GArray     *transitions;   /* guint64, packed */
-  GArray     *granularity;   /* Granularity rows of the threads, then the rest */
-  GHashTable *process_bursts; /* gint64* process id → GArray of its threads' bursts */
+  GArray     *granularity;   /* WeftMetricsGranularity rows of the threads, then the rest */
+  WeftMetricsBursts *bursts; /* the threads' bursts, pooled by process */
   gint64      anomalies;
   gint64      phase_start_us; /* for the timings of G_MESSAGES_DEBUG=all */
   gint64      old_cache_size; /* PRAGMA cache_size before the analysis */
   gboolean    cache_set;
 } Analysis;
 
-/* Saturating arithmetic, for sums of untrusted figures. */
-static inline gint64
-sat_add (gint64 a,
-         gint64 b)
-{
-  gint64 sum;
-
-  if (__builtin_add_overflow (a, b, &sum))
-    return b > 0 ? G_MAXINT64 : G_MININT64;
-  return sum;
-}
-
-static inline gint64
-sat_mul (gint64 a,
-         gint64 b)
-{
-  gint64 product;
-
-  if (__builtin_mul_overflow (a, b, &product))
-    return (a > 0) == (b > 0) ? G_MAXINT64 : G_MININT64;
-  return product;
-}
-
 const char *
 weft_state_name (WeftState state)
 {
   g_return_val_if_fail (state < WEFT_N_STATES, "?");
   return state_names[state];
+}
+
+gboolean
+weft_state_from_name (const char *name,
+                      WeftState  *state)
+{
+  for (int s = 0; name != NULL && s < WEFT_N_STATES; s++)
+    if (strcmp (name, state_names[s]) == 0)
+      {
+        *state = s;
+        return TRUE;
+      }
+  *state = WEFT_STATE_BLOCKED;
+  return FALSE;
 }
 
 gboolean
@@ -192,63 +168,7 @@ weft_state_for_wait_kind (const char *kind,
   return FALSE;
 }
 
-/* Hashing */
-
-static guint
-key3_hash (gconstpointer data)
-{
-  const Key3 *key = data;
-  guint64 h = (guint64) key->a * 0x9e3779b97f4a7c15u;
-
-  h = (h ^ (guint64) key->b) * 0xbf58476d1ce4e5b9u;
-  h = (h ^ (guint64) key->c) * 0x94d049bb133111ebu;
-  return (guint) (h ^ (h >> 32));
-}
-
-static gboolean
-key3_equal (gconstpointer a,
-            gconstpointer b)
-{
-  return memcmp (a, b, sizeof (Key3)) == 0;
-}
-
-static Sum *
-sum_for (GHashTable *table,
-         gint64      a,
-         gint64      b,
-         gint64      c)
-{
-  Key3 key = { a, b, c };
-  Sum *sum = g_hash_table_lookup (table, &key);
-
-  if (sum == NULL)
-    {
-      sum = g_new0 (Sum, 1);
-      g_hash_table_insert (table, g_memdup2 (&key, sizeof key), sum);
-    }
-  return sum;
-}
-
-static void
-sum_add (Sum    *sum,
-         gint64  duration_ns)
-{
-  sum->count++;
-  sum->total_ns = sat_add (sum->total_ns, duration_ns);
-  sum->max_ns = MAX (sum->max_ns, duration_ns);
-}
-
-static void
-add_user (Analysis *an,
-          gint64    object_id,
-          gint64    thread_id,
-          int       role)
-{
-  Key3 key = { object_id, thread_id, role };
-
-  if (!g_hash_table_contains (an->users, &key))
-    g_hash_table_add (an->users, g_memdup2 (&key, sizeof key));
-}
+/* Objects and threads */
 
 static void
 object_free (gpointer data)
@@ -298,45 +218,6 @@ thread_for (Analysis *an,
 }
 
 /* Sorting */
-
-/* LSD radix sort, 8 bits a pass; passes where every key has the same digit
- * (the high bytes of times relative to the trace start) are skipped. */
-static void
-radix_sort_u64 (guint64 *keys,
-                gsize    n)
-{
-  g_autofree guint64 *scratch = n > 1 ? g_new (guint64, n) : NULL;
-  guint64 *src = keys, *dst = scratch;
-
-  if (n < 2)
-    return;
-  for (guint shift = 0; shift < 64; shift += 8)
-    {
-      gsize counts[256] = { 0 };
-      gsize offset = 0;
-      gboolean one_digit = FALSE;
-
-      for (gsize i = 0; i < n; i++)
-        counts[(src[i] >> shift) & 0xff]++;
-      for (guint d = 0; d < 256; d++)
-        {
-          gsize count = counts[d];
-
-          one_digit |= count == n;
-          counts[d] = offset;
-          offset += count;
-        }
-      if (one_digit)
-        continue;
-      for (gsize i = 0; i < n; i++)
-        dst[counts[(src[i] >> shift) & 0xff]++] = src[i];
-      guint64 *swap = src;
-      src = dst;
-      dst = swap;
-    }
-  if (src != keys)
-    memcpy (keys, src, n * sizeof *keys);
-}
 
 static gint
 compare_slices (gconstpointer a,
@@ -519,28 +400,6 @@ batch_end_row (Batch   *batch,
   return batch->rows < BATCH_ROWS || batch_flush (batch, error);
 }
 
-static gboolean
-finish_query (Analysis      *an,
-              sqlite3_stmt  *stmt,
-              int            rc,
-              GError       **error)
-{
-  sqlite3_reset (stmt);
-  if (rc != SQLITE_DONE)
-    return weft_trace_sql_error (an->trace, sqlite3_sql (stmt), error);
-  return TRUE;
-}
-
-static gboolean
-meta_int (WeftTrace *trace,
-          const char *key,
-          gint64     *value)
-{
-  g_autofree char *text = weft_trace_get_meta (trace, key);
-
-  return text != NULL && g_ascii_string_to_signed (text, 10, G_MININT64, G_MAXINT64, value, NULL);
-}
-
 /* One integer from a query of one row; *value is left alone for NULL. */
 static gboolean
 query_int (Analysis    *an,
@@ -556,7 +415,7 @@ query_int (Analysis    *an,
   rc = sqlite3_step (stmt);
   if (rc == SQLITE_ROW && sqlite3_column_type (stmt, 0) != SQLITE_NULL)
     *value = sqlite3_column_int64 (stmt, 0);
-  return finish_query (an, stmt, rc == SQLITE_ROW ? SQLITE_DONE : rc, error);
+  return weft_metrics_query_done (an->trace, stmt, rc == SQLITE_ROW ? SQLITE_DONE : rc, error);
 }
 
 /* The derived tables */
@@ -618,13 +477,13 @@ static gboolean
 load_bounds (Analysis  *an,
              GError   **error)
 {
-  if (!meta_int (an->trace, "start_ns", &an->trace_start_ns))
+  if (!weft_metrics_meta_int (an->trace, "start_ns", &an->trace_start_ns))
     {
       an->trace_start_ns = 0;
       if (!query_int (an, "SELECT min(start_ns) FROM threads", &an->trace_start_ns, error))
         return FALSE;
     }
-  if (!meta_int (an->trace, "end_ns", &an->trace_end_ns))
+  if (!weft_metrics_meta_int (an->trace, "end_ns", &an->trace_end_ns))
     {
       /* An unfinished trace: its end is the last thing seen. */
       an->trace_end_ns = an->trace_start_ns;
@@ -721,7 +580,7 @@ load_threads (Analysis  *an,
       thread->waits = g_array_new (FALSE, FALSE, sizeof (Wait));
       g_ptr_array_add (an->threads, thread);
     }
-  if (!finish_query (an, stmt, rc, error))
+  if (!weft_metrics_query_done (an->trace, stmt, rc, error))
     return FALSE;
   index_threads (an);
   return TRUE;
@@ -743,7 +602,7 @@ load_gil_objects (Analysis  *an,
 
       g_hash_table_add (an->gil_objects, g_memdup2 (&id, sizeof id));
     }
-  return finish_query (an, stmt, rc, error);
+  return weft_metrics_query_done (an->trace, stmt, rc, error);
 }
 
 static gboolean
@@ -773,7 +632,7 @@ load_slices (Analysis  *an,
       if (thread != NULL)
         g_array_append_val (thread->slices, slice);
     }
-  return finish_query (an, stmt, rc, error);
+  return weft_metrics_query_done (an->trace, stmt, rc, error);
 }
 
 /* The kernel saw a thread on a CPU before the agent saw it start (between
@@ -815,15 +674,14 @@ add_object_wait (Analysis *an,
   if (object->wait_ns == NULL)
     object->wait_ns = g_array_new (FALSE, FALSE, sizeof (gint64));
   g_array_append_val (object->wait_ns, duration_ns);
-  object->wait_total_ns = sat_add (object->wait_total_ns, duration_ns);
-  add_user (an, object_id, thread_id, ROLE_USER);
+  weft_metrics_keys_add (an->users, object_id, thread_id, ROLE_USER);
   if (holder_id != 0)
     {
-      add_user (an, object_id, holder_id, ROLE_HOLDER);
-      sum_add (sum_for (an->blocking, thread_id, holder_id, object_id), duration_ns);
+      weft_metrics_keys_add (an->users, object_id, holder_id, ROLE_HOLDER);
+      weft_metrics_sums_add (an->blocking, thread_id, holder_id, object_id, duration_ns);
     }
   if (stack_id != 0)
-    sum_add (sum_for (an->stacks, object_id, stack_id, 0), duration_ns);
+    weft_metrics_sums_add (an->stacks, object_id, stack_id, 0, duration_ns);
 }
 
 static gboolean
@@ -867,7 +725,7 @@ load_waits (Analysis  *an,
         add_object_wait (an, object_id, thread_id, sqlite3_column_int64 (stmt, 6),
                          sqlite3_column_int64 (stmt, 7), MAX (0, wait.end_ns - wait.start_ns));
     }
-  return finish_query (an, stmt, rc, error);
+  return weft_metrics_query_done (an->trace, stmt, rc, error);
 }
 
 static gboolean
@@ -887,116 +745,17 @@ load_object_stats (Analysis  *an,
       gint64 object_id = sqlite3_column_int64 (stmt, 0);
       Object *object = object_for (an, object_id);
 
-      add_user (an, object_id, sqlite3_column_int64 (stmt, 1), ROLE_USER);
-      object->acquisitions = sat_add (object->acquisitions, sqlite3_column_int64 (stmt, 2));
-      object->contentions = sat_add (object->contentions, sqlite3_column_int64 (stmt, 3));
-      object->hold_total_ns = sat_add (object->hold_total_ns, sqlite3_column_int64 (stmt, 4));
+      weft_metrics_keys_add (an->users, object_id, sqlite3_column_int64 (stmt, 1), ROLE_USER);
+      object->acquisitions = weft_metrics_sat_add (object->acquisitions, sqlite3_column_int64 (stmt, 2));
+      object->contentions = weft_metrics_sat_add (object->contentions, sqlite3_column_int64 (stmt, 3));
+      object->hold_total_ns = weft_metrics_sat_add (object->hold_total_ns, sqlite3_column_int64 (stmt, 4));
       object->hold_max_ns = MAX (object->hold_max_ns, sqlite3_column_int64 (stmt, 5));
-      object->hold_samples = sat_add (object->hold_samples, sqlite3_column_int64 (stmt, 6));
+      object->hold_samples = weft_metrics_sat_add (object->hold_samples, sqlite3_column_int64 (stmt, 6));
     }
-  return finish_query (an, stmt, rc, error);
+  return weft_metrics_query_done (an->trace, stmt, rc, error);
 }
 
 /* Granularity */
-
-/* One row of the granularity table. */
-typedef struct
-{
-  gint64 thread_id;    /* 0: a process's or the whole trace's row */
-  gint64 process_id;   /* 0: the whole trace's row */
-  gint64 bursts;
-  gint64 p50_ns;
-  gint64 p90_ns;
-  gint64 cpu_p50_ns;
-} Granularity;
-
-/* Nearest rank: the value at rank ceil(percent * n / 100) of sorted values. */
-static gint64
-percentile (const gint64 *sorted,
-            guint         n,
-            guint         percent)
-{
-  guint64 rank = ((guint64) percent * n + 99) / 100;
-
-  if (n == 0)
-    return 0;
-  return sorted[CLAMP (rank, 1, n) - 1];
-}
-
-/* The figures of bursts (sorted here; all > 0). */
-static Granularity
-granularity_of (GArray *bursts,
-                gint64  thread_id,
-                gint64  process_id)
-{
-  gint64 *ns = (gint64 *) bursts->data;
-  guint n = bursts->len;
-  gint64 total_ns = 0, sum_ns = 0;
-  Granularity row = { thread_id, process_id, n, 0, 0, 0 };
-
-  radix_sort_u64 ((guint64 *) ns, n);
-  row.p50_ns = percentile (ns, n, 50);
-  row.p90_ns = percentile (ns, n, 90);
-  /* The burst in which the middle nanosecond of CPU time was spent. */
-  for (guint i = 0; i < n; i++)
-    total_ns = sat_add (total_ns, ns[i]);
-  for (guint i = 0; i < n; i++)
-    {
-      sum_ns = sat_add (sum_ns, ns[i]);
-      if (sum_ns >= total_ns - sum_ns)
-        {
-          row.cpu_p50_ns = ns[i];
-          break;
-        }
-    }
-  return row;
-}
-
-/* Takes bursts, the thread's: its row now, its process's later. */
-static void
-add_granularity (Analysis *an,
-                 Thread   *thread,
-                 GArray   *bursts)
-{
-  Granularity row = granularity_of (bursts, thread->id, thread->process_id);
-  GArray *pooled;
-
-  g_array_append_val (an->granularity, row);
-  pooled = g_hash_table_lookup (an->process_bursts, &thread->process_id);
-  if (pooled != NULL)
-    g_array_append_vals (pooled, bursts->data, bursts->len);
-  g_array_unref (bursts);
-}
-
-static gboolean
-load_processes (Analysis  *an,
-                GError   **error)
-{
-  static const char sql[] = "SELECT id FROM processes";
-  sqlite3_stmt *stmt = weft_trace_prepare (an->trace, sql, error);
-  int rc;
-
-  if (stmt == NULL)
-    return FALSE;
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    {
-      gint64 id = sqlite3_column_int64 (stmt, 0);
-
-      if (!g_hash_table_contains (an->process_bursts, &id))
-        g_hash_table_insert (an->process_bursts, g_memdup2 (&id, sizeof id),
-                             g_array_new (FALSE, FALSE, sizeof (gint64)));
-    }
-  return finish_query (an, stmt, rc, error);
-}
-
-static gint
-compare_ids (gconstpointer a,
-             gconstpointer b)
-{
-  gint64 x = **(const gint64 * const *) a, y = **(const gint64 * const *) b;
-
-  return x < y ? -1 : x > y;
-}
 
 static gboolean
 write_granularity (Analysis  *an,
@@ -1004,34 +763,13 @@ write_granularity (Analysis  *an,
 {
   g_autofree Batch *insert = batch_new (an, "INSERT INTO @.granularity (thread_id, process_id, bursts,"
                                         " p50_ns, p90_ns, cpu_p50_ns) VALUES ", 6);
-  g_autoptr(GPtrArray) ids = g_ptr_array_new ();
-  g_autoptr(GArray) all = g_array_new (FALSE, FALSE, sizeof (gint64));
-  GHashTableIter iter;
-  gpointer key;
 
-  g_hash_table_iter_init (&iter, an->process_bursts);
-  while (g_hash_table_iter_next (&iter, &key, NULL))
-    g_ptr_array_add (ids, key);
-
-  /* Threads, then processes in id order, then the whole trace. */
-  g_ptr_array_sort (ids, compare_ids);
-  for (guint i = 0; i < ids->len; i++)
-    {
-      GArray *pooled = g_hash_table_lookup (an->process_bursts, ids->pdata[i]);
-      Granularity row;
-
-      g_array_append_vals (all, pooled->data, pooled->len);
-      row = granularity_of (pooled, 0, *(gint64 *) ids->pdata[i]);
-      g_array_append_val (an->granularity, row);
-    }
-  {
-    Granularity row = granularity_of (all, 0, 0);
-
-    g_array_append_val (an->granularity, row);
-  }
+  /* Threads (written by the sweep), then processes in id order, then the
+   * whole trace. */
+  weft_metrics_bursts_end (an->bursts, an->granularity);
   for (guint i = 0; i < an->granularity->len; i++)
     {
-      const Granularity *row = &g_array_index (an->granularity, Granularity, i);
+      const WeftMetricsGranularity *row = &g_array_index (an->granularity, WeftMetricsGranularity, i);
 
       if (row->thread_id != 0)
         batch_int (insert, row->thread_id);
@@ -1069,8 +807,6 @@ typedef struct
   gint64        start_ns;
   gint64        end_ns;
   GError       *error;
-  GArray       *bursts;       /* the thread's bursts (granularity) */
-  gint64        burst_ns;     /* the burst under way */
 } Sweep;
 
 static void
@@ -1085,16 +821,6 @@ push_transition (Analysis *an,
   g_array_append_val (an->transitions, key);
 }
 
-/* Granularity (weft.sql, granularity): running time between two waits;
- * runnable does not end a burst, every other state does. */
-static void
-close_burst (Sweep *sw)
-{
-  if (sw->burst_ns > 0)
-    g_array_append_val (sw->bursts, sw->burst_ns);
-  sw->burst_ns = 0;
-}
-
 static void
 flush_row (Sweep *sw)
 {
@@ -1103,10 +829,7 @@ flush_row (Sweep *sw)
   if (sw->state == NO_STATE)
     return;
   push_transition (sw->an, sw->start_ns, sw->last_state, sw->state);
-  if (sw->state == WEFT_STATE_RUNNING)
-    sw->burst_ns += sw->end_ns - sw->start_ns;
-  else if (sw->state != WEFT_STATE_RUNNABLE)
-    close_burst (sw);
+  weft_metrics_bursts_add_state (sw->an->bursts, sw->state, sw->end_ns - sw->start_ns);
   sw->thread->state_ns[sw->state] += sw->end_ns - sw->start_ns;
   sw->last_state = sw->state;
   if (sw->error != NULL)
@@ -1216,10 +939,10 @@ sweep_thread (Analysis      *an,
   Sweep sw = {
     .an = an, .thread = thread, .insert = insert,
     .last_state = NO_STATE, .state = NO_STATE,
-    .bursts = g_array_new (FALSE, FALSE, sizeof (gint64)),
   };
   const Slice *slices = (const Slice *) thread->slices->data;
   gint64 at_ns = thread->start_ns;
+  WeftMetricsGranularity granularity;
 
   g_array_sort (thread->waits, compare_waits);
   g_array_sort (thread->slices, compare_slices);
@@ -1249,8 +972,8 @@ sweep_thread (Analysis      *an,
     }
   off_cpu (&sw, at_ns, thread->end_ns);
   flush_row (&sw);
-  close_burst (&sw);
-  add_granularity (an, thread, g_steal_pointer (&sw.bursts));
+  granularity = weft_metrics_bursts_end_thread (an->bursts, thread->id, thread->process_id, TRUE);
+  g_array_append_val (an->granularity, granularity);
   if (sw.last_state != NO_STATE)
     push_transition (an, thread->end_ns, sw.last_state, NO_STATE);
 
@@ -1315,7 +1038,7 @@ add_to_summary (ProfileRow   *row,
   level = &g_array_index (row->levels, Level, running);
   level->time_ns += ns;
   for (int s = 0; s < WEFT_N_STATES; s++)
-    level->state_ns[s] = sat_add (level->state_ns[s], sat_mul (counts[s], ns));
+    level->state_ns[s] = weft_metrics_sat_add (level->state_ns[s], weft_metrics_sat_mul (counts[s], ns));
 }
 
 static gboolean
@@ -1398,7 +1121,7 @@ write_profile (Analysis  *an,
   gint64 counts[NO_STATE + 1] = { 0 };
   gint64 at_ns = an->base_ns;
 
-  radix_sort_u64 (keys, n);
+  weft_metrics_sort_u64 (keys, n);
   for (gsize i = 0; i < n;)
     {
       gint64 time_ns = an->base_ns + (gint64) (keys[i] >> TRANSITION_TIME_SHIFT);
@@ -1455,7 +1178,7 @@ count_users (Analysis *an)
   g_hash_table_iter_init (&iter, an->users);
   while (g_hash_table_iter_next (&iter, &key, NULL))
     {
-      const Key3 *user = key;
+      const WeftMetricsKey *user = key;
       Object *object = object_for (an, user->a);
 
       if (user->c == ROLE_HOLDER)
@@ -1486,19 +1209,19 @@ write_lock_stats (Analysis  *an,
     {
       gint64 id = sqlite3_column_int64 (objects, 0);
       Object *object = object_for (an, id);
-      guint n = object->wait_ns != NULL ? object->wait_ns->len : 0;
-      gint64 *wait_ns = n > 0 ? (gint64 *) object->wait_ns->data : NULL;
+      WeftMetricsWaits waits = { 0 };
 
-      radix_sort_u64 ((guint64 *) wait_ns, n);  /* durations are >= 0 */
+      if (object->wait_ns != NULL)
+        waits = weft_metrics_waits ((gint64 *) object->wait_ns->data, object->wait_ns->len);
       sqlite3_bind_int64 (insert, 1, id);
       sqlite3_bind_int64 (insert, 2, object->acquisitions);
-      sqlite3_bind_int64 (insert, 3, MAX (object->contentions, (gint64) n));
-      sqlite3_bind_int64 (insert, 4, n);
-      sqlite3_bind_int64 (insert, 5, object->wait_total_ns);
-      sqlite3_bind_int64 (insert, 6, n > 0 ? wait_ns[n - 1] : 0);
-      sqlite3_bind_int64 (insert, 7, percentile (wait_ns, n, 50));
-      sqlite3_bind_int64 (insert, 8, percentile (wait_ns, n, 90));
-      sqlite3_bind_int64 (insert, 9, percentile (wait_ns, n, 99));
+      sqlite3_bind_int64 (insert, 3, MAX (object->contentions, waits.waits));
+      sqlite3_bind_int64 (insert, 4, waits.waits);
+      sqlite3_bind_int64 (insert, 5, waits.total_ns);
+      sqlite3_bind_int64 (insert, 6, waits.max_ns);
+      sqlite3_bind_int64 (insert, 7, waits.p50_ns);
+      sqlite3_bind_int64 (insert, 8, waits.p90_ns);
+      sqlite3_bind_int64 (insert, 9, waits.p99_ns);
       sqlite3_bind_int64 (insert, 10, object->hold_total_ns);
       sqlite3_bind_int64 (insert, 11, object->hold_max_ns);
       sqlite3_bind_int64 (insert, 12, object->hold_samples);
@@ -1510,10 +1233,11 @@ write_lock_stats (Analysis  *an,
           return FALSE;
         }
     }
-  return finish_query (an, objects, rc, error);
+  return weft_metrics_query_done (an->trace, objects, rc, error);
 }
 
-/* Writes a Key3 → Sum table; with_max for blocking, which has wait_max_ns. */
+/* Writes a table of sums (weft_metrics_sums_new); with_max for blocking,
+ * which has wait_max_ns. */
 static gboolean
 write_sums (Analysis    *an,
             GHashTable  *sums,
@@ -1531,8 +1255,8 @@ write_sums (Analysis    *an,
   g_hash_table_iter_init (&iter, sums);
   while (g_hash_table_iter_next (&iter, &key, &value))
     {
-      const Key3 *ids = key;
-      const Sum *sum = value;
+      const WeftMetricsKey *ids = key;
+      const WeftMetricsSum *sum = value;
 
       sqlite3_bind_int64 (stmt, 1, ids->a);
       sqlite3_bind_int64 (stmt, 2, ids->b);
@@ -1579,7 +1303,7 @@ analysis_clear (Analysis *an)
   g_clear_pointer (&an->users, g_hash_table_unref);
   g_clear_pointer (&an->transitions, g_array_unref);
   g_clear_pointer (&an->granularity, g_array_unref);
-  g_clear_pointer (&an->process_bursts, g_hash_table_unref);
+  g_clear_pointer (&an->bursts, weft_metrics_bursts_free);
 }
 
 /* The derived tables are written as appends of a gigabyte or more: a page
@@ -1614,13 +1338,12 @@ analyse (Analysis  *an,
   an->threads = g_ptr_array_new_with_free_func (thread_free);
   an->gil_objects = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   an->objects = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, object_free);
-  an->blocking = g_hash_table_new_full (key3_hash, key3_equal, g_free, g_free);
-  an->stacks = g_hash_table_new_full (key3_hash, key3_equal, g_free, g_free);
-  an->users = g_hash_table_new_full (key3_hash, key3_equal, g_free, NULL);
+  an->blocking = weft_metrics_sums_new ();
+  an->stacks = weft_metrics_sums_new ();
+  an->users = weft_metrics_keys_new ();
   an->transitions = g_array_new (FALSE, FALSE, sizeof (guint64));
-  an->granularity = g_array_new (FALSE, FALSE, sizeof (Granularity));
-  an->process_bursts = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
-                                              (GDestroyNotify) g_array_unref);
+  an->granularity = g_array_new (FALSE, FALSE, sizeof (WeftMetricsGranularity));
+  an->bursts = weft_metrics_bursts_new ();
 
   an->phase_start_us = g_get_monotonic_time ();
   return set_cache (an, error)
@@ -1628,7 +1351,7 @@ analyse (Analysis  *an,
          && load_bounds (an, error)
          && load_threads (an, error)
          && load_gil_objects (an, error)
-         && load_processes (an, error)
+         && weft_metrics_bursts_add_processes (an->bursts, an->trace, error)
          && load_slices (an, error) && phase_done (an, "reading cpu_slices")
          && (widen_lives (an), TRUE)
          && load_waits (an, error) && phase_done (an, "reading waits")
@@ -1730,5 +1453,5 @@ weft_analysis_is_current (WeftTrace *trace)
 {
   gint64 version = 0;
 
-  return meta_int (trace, "analysis_version", &version) && version == WEFT_ANALYSIS_VERSION;
+  return weft_metrics_meta_int (trace, "analysis_version", &version) && version == WEFT_ANALYSIS_VERSION;
 }

@@ -3,7 +3,9 @@
  * from its raw tables.
  *
  * The rules are written once, in weft.sql's comments on the derived tables
- * and in weft-analysis.c; the report and the viewer only read the results.
+ * and in weft-analysis.c, with the figures that the report also computes for
+ * a span (wait percentiles, granularity) in weft-metrics.c; the report and
+ * the viewer otherwise only read the results.
  */
 #pragma once
 
@@ -34,6 +36,11 @@ typedef enum
 
 /* "running", "runnable", …; static strings. */
 const char *weft_state_name          (WeftState   state);
+
+/* The state named name (weft_state_name); FALSE (and *state = _BLOCKED)
+ * for NULL or a name the rules do not know. */
+gboolean    weft_state_from_name     (const char *name,
+                                      WeftState  *state);
 
 /* The state that a wait of waits.kind puts a thread in while off CPU:
  * WEFT_STATE_LOCK, _SYNC, _IO or _SLEEP; FALSE (and *state = _BLOCKED) for

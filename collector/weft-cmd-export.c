@@ -5,16 +5,14 @@
  * one: on stdout nothing is printed, and -o writes a temporary file renamed
  * over OUT only when complete.
  */
-#include <stdio.h>
 #include <string.h>
 
 #include "weft-analysis.h"
 #include "weft-commands.h"
 #include "weft-export.h"
 #include "weft-report.h"
-#include "weft-text.h"
 
-#define DEFAULT_TRACE "weft.db"
+#define COMMAND "export"
 
 typedef enum
 {
@@ -24,11 +22,9 @@ typedef enum
 
 typedef struct
 {
-  gboolean      help;
-  char         *format_name;
-  char         *output;    /* G_OPTION_ARG_FILENAME */
-  char        **files;     /* G_OPTION_REMAINING */
-  ExportFormat  format;
+  WeftCommandArgs  args;
+  char            *format_name;
+  ExportFormat     format;
 } ExportOptions;
 
 static const char export_description[] =
@@ -59,28 +55,8 @@ static const char export_description[] =
 static void
 options_clear (ExportOptions *options)
 {
+  weft_command_args_clear (&options->args);
   g_free (options->format_name);
-  g_free (options->output);
-  g_strfreev (options->files);
-}
-
-static int
-usage_error (const char *message)
-{
-  g_autofree char *safe = weft_text_escape (message);
-
-  fprintf (stderr, "weft export: %s; see 'weft export --help'\n", safe);
-  return 2;
-}
-
-static int
-fail (const char *message)
-{
-  g_autofree char *safe = weft_text_escape (message);
-
-  fflush (stdout);
-  fprintf (stderr, "weft export: %s\n", safe);
-  return 1;
 }
 
 /* Returns -1 to go on, or the exit status (help printed, usage error). */
@@ -91,34 +67,18 @@ parse_options (int            argc,
 {
   const GOptionEntry entries[] = {
     { "format", 'f', 0, G_OPTION_ARG_STRING, &options->format_name, "chrome or collapsed", "FORMAT" },
-    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &options->output, "Write to OUT instead of stdout", "OUT" },
-    { "help", 'h', 0, G_OPTION_ARG_NONE, &options->help, "Show this help and exit", NULL },
-    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &options->files, NULL, "[FILE]" },
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &options->args.output, "Write to OUT instead of stdout", "OUT" },
     { NULL }
   };
-  g_autoptr(GOptionContext) context = g_option_context_new (NULL);
-  g_autoptr(GError) error = NULL;
   g_autofree char *message = NULL;
+  int status = weft_command_parse (COMMAND, "Export a recorded trace for Perfetto UI, chrome://tracing, "
+                                            "flamegraph.pl or speedscope (FILE: default weft.db).",
+                                   export_description, entries, &options->args, argc, argv);
 
-  g_option_context_set_summary (context, "Export a recorded trace for Perfetto UI, chrome://tracing, "
-                                         "flamegraph.pl or speedscope (FILE: default weft.db).");
-  g_option_context_set_description (context, export_description);
-  g_option_context_set_help_enabled (context, FALSE);
-  g_option_context_add_main_entries (context, entries, NULL);
-
-  if (!g_option_context_parse (context, &argc, &argv, &error))
-    return usage_error (error->message);
-  if (options->help)
-    {
-      g_autofree char *help = g_option_context_get_help (context, TRUE, NULL);
-
-      fputs (help, stdout);
-      return 0;
-    }
-  if (options->files != NULL && options->files[0] != NULL && options->files[1] != NULL)
-    return usage_error ("expected at most one trace file");
+  if (status >= 0)
+    return status;
   if (options->format_name == NULL)
-    return usage_error ("--format is required: chrome or collapsed");
+    return weft_command_usage_error (COMMAND, "--format is required: chrome or collapsed");
   if (strcmp (options->format_name, "chrome") == 0)
     options->format = EXPORT_CHROME;
   else if (strcmp (options->format_name, "collapsed") == 0)
@@ -126,26 +86,9 @@ parse_options (int            argc,
   else
     {
       message = g_strdup_printf ("unknown format '%s': use chrome or collapsed", options->format_name);
-      return usage_error (message);
+      return weft_command_usage_error (COMMAND, message);
     }
-  if (options->output != NULL && options->output[0] == '\0')
-    return usage_error ("-o needs a file name");
   return -1;
-}
-
-/* Opens the trace and makes sure its derived tables are current (in TEMP
- * tables of this read-only connection if not: the file is left as it is). */
-static WeftTrace *
-open_analysed (const char  *path,
-               GError     **error)
-{
-  g_autoptr(WeftTrace) trace = weft_trace_open (path, error);
-
-  if (trace == NULL)
-    return NULL;
-  if (!weft_analysis_is_current (trace) && !weft_analysis_run_scratch (trace, error))
-    return NULL;
-  return g_steal_pointer (&trace);
 }
 
 int
@@ -156,35 +99,22 @@ weft_cmd_export (int    argc,
   g_autoptr(WeftTrace) trace = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GString) text = NULL;
-  const char *path;
   gboolean ok;
   int status = parse_options (argc, argv, &options);
 
   if (status >= 0)
     goto out;
+  if ((trace = weft_command_open_trace (COMMAND, &options.args, &status)) == NULL)
+    goto out;
 
-  path = options.files != NULL && options.files[0] != NULL ? options.files[0] : DEFAULT_TRACE;
-  if (options.output != NULL && weft_report_same_file (path, options.output))
-    {
-      status = usage_error ("-o names the trace itself; choose another output file");
-      goto out;
-    }
-  trace = open_analysed (path, &error);
-  if (trace == NULL)
-    {
-      status = fail (error->message);
-      goto out;
-    }
-
+  /* Derived tables that are missing or older are made again in TEMP tables
+   * of this read-only connection: the file is left as it is. */
   text = g_string_new (NULL);
-  ok = options.format == EXPORT_CHROME ? weft_export_chrome (trace, text, &error)
-                                       : weft_export_collapsed (trace, text, &error);
-  if (!ok || !weft_report_write_out (options.output, text, &error))
-    {
-      status = fail (error->message);
-      goto out;
-    }
-  status = 0;
+  ok = (weft_analysis_is_current (trace) || weft_analysis_run_scratch (trace, &error))
+       && (options.format == EXPORT_CHROME ? weft_export_chrome (trace, text, &error)
+                                           : weft_export_collapsed (trace, text, &error))
+       && weft_report_write_out (options.args.output, text, &error);
+  status = ok ? 0 : weft_command_fail (COMMAND, error->message);
 
 out:
   options_clear (&options);

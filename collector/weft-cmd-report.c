@@ -9,15 +9,13 @@
  * nothing is printed, and -o writes a temporary file renamed over OUT only
  * when complete.
  */
-#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "weft-commands.h"
 #include "weft-report.h"
-#include "weft-text.h"
 
-#define DEFAULT_TRACE "weft.db"
+#define COMMAND "report"
 #define DEFAULT_TOP 10
 
 typedef enum
@@ -30,16 +28,14 @@ typedef enum
 
 typedef struct
 {
-  gboolean      help;
-  char         *format_name;
-  char         *output;    /* G_OPTION_ARG_FILENAME */
-  char         *span;
-  char         *table_name;
-  gint          top;        /* -1: not given */
-  char        **files;     /* G_OPTION_REMAINING */
-  ReportFormat  format;
-  WeftReportTable table;
-  WeftReportOptions report;
+  WeftCommandArgs    args;
+  char              *format_name;
+  char              *span;
+  char              *table_name;
+  gint               top;        /* -1: not given */
+  ReportFormat       format;
+  WeftReportTable    table;
+  WeftReportOptions  report;
 } ReportOptions;
 
 static const char report_description[] =
@@ -180,20 +176,16 @@ parse_span (const char        *text,
 static void
 options_clear (ReportOptions *options)
 {
+  weft_command_args_clear (&options->args);
   g_free (options->format_name);
-  g_free (options->output);
   g_free (options->span);
   g_free (options->table_name);
-  g_strfreev (options->files);
 }
 
 static int
 usage_error (const char *message)
 {
-  g_autofree char *safe = weft_text_escape (message);
-
-  fprintf (stderr, "weft report: %s; see 'weft report --help'\n", safe);
-  return 2;
+  return weft_command_usage_error (COMMAND, message);
 }
 
 /* Returns -1 to go on, or the exit status (help printed, usage error). */
@@ -205,35 +197,20 @@ parse_options (int            argc,
   const GOptionEntry entries[] = {
     { "format", 'f', 0, G_OPTION_ARG_STRING, &options->format_name, "text (default), json, csv or html", "FORMAT" },
     { "table", 0, 0, G_OPTION_ARG_STRING, &options->table_name, "With --format csv: locks, threads, processes, waits or states", "TABLE" },
-    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &options->output, "Write to OUT instead of stdout", "OUT" },
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &options->args.output, "Write to OUT instead of stdout", "OUT" },
     { "top", 0, 0, G_OPTION_ARG_INT, &options->top, "Objects and blocking pairs to show (default 10, 0 = all)", "N" },
     { "span", 0, 0, G_OPTION_ARG_STRING, &options->span, "Only the time from START to END (see below)", "START:END" },
-    { "help", 'h', 0, G_OPTION_ARG_NONE, &options->help, "Show this help and exit", NULL },
-    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &options->files, NULL, "[FILE]" },
     { NULL }
   };
-  g_autoptr(GOptionContext) context = g_option_context_new (NULL);
-  g_autoptr(GError) error = NULL;
   g_autofree char *message = NULL;
+  int status;
 
   options->top = -1;
-  g_option_context_set_summary (context, "Report how the threads of a recorded trace ran, waited "
-                                         "and contended (FILE: default weft.db).");
-  g_option_context_set_description (context, report_description);
-  g_option_context_set_help_enabled (context, FALSE);
-  g_option_context_add_main_entries (context, entries, NULL);
-
-  if (!g_option_context_parse (context, &argc, &argv, &error))
-    return usage_error (error->message);
-  if (options->help)
-    {
-      g_autofree char *help = g_option_context_get_help (context, TRUE, NULL);
-
-      fputs (help, stdout);
-      return 0;
-    }
-  if (options->files != NULL && options->files[0] != NULL && options->files[1] != NULL)
-    return usage_error ("expected at most one trace file");
+  status = weft_command_parse (COMMAND, "Report how the threads of a recorded trace ran, waited "
+                                        "and contended (FILE: default weft.db).",
+                               report_description, entries, &options->args, argc, argv);
+  if (status >= 0)
+    return status;
   if (options->format_name == NULL || strcmp (options->format_name, "text") == 0)
     options->format = FORMAT_TEXT;
   else if (strcmp (options->format_name, "json") == 0)
@@ -265,22 +242,10 @@ parse_options (int            argc,
   options->report.top = (guint) options->top;
   if (options->span != NULL && !parse_span (options->span, &options->report, &message))
     return usage_error (message);
-  if (options->output != NULL && options->output[0] == '\0')
-    return usage_error ("-o needs a file name");
   return -1;
 }
 
 /* Running */
-
-static int
-fail (const char *message)
-{
-  g_autofree char *safe = weft_text_escape (message);
-
-  fflush (stdout);
-  fprintf (stderr, "weft report: %s\n", safe);
-  return 1;
-}
 
 /* Colour only for a terminal that has not asked for none (no-color.org). */
 static gboolean
@@ -289,21 +254,10 @@ want_colour (const ReportOptions *options)
   const char *no_colour = g_getenv ("NO_COLOR");
   const char *term = g_getenv ("TERM");
 
-  return options->output == NULL && options->format == FORMAT_TEXT
+  return options->args.output == NULL && options->format == FORMAT_TEXT
          && isatty (STDOUT_FILENO)
          && (no_colour == NULL || no_colour[0] == '\0')
          && g_strcmp0 (term, "dumb") != 0;
-}
-
-static int
-write_output (const ReportOptions *options,
-              GString             *text)
-{
-  g_autoptr(GError) error = NULL;
-
-  if (!weft_report_write_out (options->output, text, &error))
-    return fail (error->message);
-  return 0;
 }
 
 /* Renders the whole report into text; FALSE with error if a query failed. */
@@ -339,47 +293,36 @@ weft_cmd_report (int    argc,
   g_autoptr(WeftReport) report = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GString) text = NULL;
-  const char *path;
   int status = parse_options (argc, argv, &options);
 
   if (status >= 0)
     goto out;
-
-  path = options.files != NULL && options.files[0] != NULL ? options.files[0] : DEFAULT_TRACE;
-  if (options.output != NULL && weft_report_same_file (path, options.output))
-    {
-      status = usage_error ("-o names the trace itself; choose another output file");
-      goto out;
-    }
-  trace = weft_trace_open (path, &error);
-  if (trace == NULL)
-    {
-      status = fail (error->message);
-      goto out;
-    }
+  if ((trace = weft_command_open_trace (COMMAND, &options.args, &status)) == NULL)
+    goto out;
   report = weft_report_load (trace, &options.report, &error);
   if (report == NULL)
     {
       /* A span that does not fit depends on the trace: say which. */
       if (g_error_matches (error, WEFT_REPORT_ERROR, WEFT_REPORT_ERROR_SPAN))
         {
-          g_autofree char *name = g_filename_display_name (path);
+          g_autofree char *name = g_filename_display_name (weft_command_trace_path (&options.args));
           g_autofree char *message = g_strdup_printf ("%s: %s", name, error->message);
 
           status = usage_error (message);
         }
       else
-        status = fail (error->message);
+        status = weft_command_fail (COMMAND, error->message);
       goto out;
     }
 
   text = g_string_new (NULL);
-  if (!render (&options, report, trace, text, &error))
+  if (!render (&options, report, trace, text, &error)
+      || !weft_report_write_out (options.args.output, text, &error))
     {
-      status = fail (error->message);
+      status = weft_command_fail (COMMAND, error->message);
       goto out;
     }
-  status = write_output (&options, text);
+  status = 0;
 
 out:
   options_clear (&options);

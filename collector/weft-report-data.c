@@ -6,8 +6,7 @@
  * threads' states from thread_states clipped to the span, and the object
  * figures from the waits that overlap the span, clipped to it.
  */
-#include <string.h>
-
+#include "weft-metrics.h"
 #include "weft-report.h"
 
 G_DEFINE_QUARK (weft-report-error-quark, weft_report_error)
@@ -16,19 +15,6 @@ G_DEFINE_QUARK (weft-report-error-quark, weft_report_error)
  * trace. The parallelism histogram has a slot per level, so such a value
  * must not size it (it would ask for gigabytes). */
 #define MAX_LEVEL (1 << 20)
-
-/* Ids of up to three rows, as a hash key. */
-typedef struct
-{
-  gint64 a, b, c;
-} Key3;
-
-typedef struct
-{
-  gint64 waits;
-  gint64 total_ns;
-  gint64 max_ns;
-} Sum;
 
 typedef struct
 {
@@ -43,44 +29,6 @@ typedef struct
   GPtrArray  *all_locks;    /* = report->object_pool */
   GPtrArray  *all_threads;  /* = report->thread_pool */
 } Loader;
-
-static guint
-key3_hash (gconstpointer data)
-{
-  const Key3 *key = data;
-  guint64 h = (guint64) key->a * 0x9e3779b97f4a7c15u;
-
-  h = (h ^ (guint64) key->b) * 0xbf58476d1ce4e5b9u;
-  h = (h ^ (guint64) key->c) * 0x94d049bb133111ebu;
-  return (guint) (h ^ (h >> 32));
-}
-
-static gboolean
-key3_equal (gconstpointer a,
-            gconstpointer b)
-{
-  return memcmp (a, b, sizeof (Key3)) == 0;
-}
-
-static void
-sum_into (GHashTable *table,
-          gint64      a,
-          gint64      b,
-          gint64      c,
-          gint64      ns)
-{
-  Key3 key = { a, b, c };
-  Sum *sum = g_hash_table_lookup (table, &key);
-
-  if (sum == NULL)
-    {
-      sum = g_new0 (Sum, 1);
-      g_hash_table_insert (table, g_memdup2 (&key, sizeof key), sum);
-    }
-  sum->waits++;
-  sum->total_ns += ns;
-  sum->max_ns = MAX (sum->max_ns, ns);
-}
 
 /* Freeing */
 
@@ -160,33 +108,11 @@ weft_report_lock_label (const WeftReportLock *lock)
 
 /* SQL */
 
-static gboolean
-finish (Loader        *loader,
-        sqlite3_stmt  *stmt,
-        int            rc,
-        GError       **error)
-{
-  sqlite3_reset (stmt);
-  if (rc != SQLITE_DONE)
-    return weft_trace_sql_error (loader->trace, sqlite3_sql (stmt), error);
-  return TRUE;
-}
-
 static char *
 column_text (sqlite3_stmt *stmt,
              int           column)
 {
   return g_strdup ((const char *) sqlite3_column_text (stmt, column));
-}
-
-static gboolean
-meta_int (WeftTrace  *trace,
-          const char *key,
-          gint64     *value)
-{
-  g_autofree char *text = weft_trace_get_meta (trace, key);
-
-  return text != NULL && g_ascii_string_to_signed (text, 10, G_MININT64, G_MAXINT64, value, NULL);
 }
 
 static void
@@ -210,9 +136,9 @@ load_meta (Loader  *loader,
 
   report->command = weft_trace_get_meta (trace, "command");
   report->sched_source = weft_trace_get_meta (trace, "sched_source");
-  report->cpus = meta_int (trace, "cpus", &value) && value > 0 && value <= MAX_LEVEL ? (gint) value : 0;
-  report->sched_period_ns = meta_int (trace, "sched_period_ns", &value) ? value : 0;
-  report->lost_events = meta_int (trace, "lost_events", &value) ? value : 0;
+  report->cpus = weft_metrics_meta_int (trace, "cpus", &value) && value > 0 && value <= MAX_LEVEL ? (gint) value : 0;
+  report->sched_period_ns = weft_metrics_meta_int (trace, "sched_period_ns", &value) ? value : 0;
+  report->lost_events = weft_metrics_meta_int (trace, "lost_events", &value) ? value : 0;
   report->complete = g_strcmp0 (complete, "1") == 0;
 
   if (!weft_analysis_is_current (trace))
@@ -221,12 +147,12 @@ load_meta (Loader  *loader,
         return FALSE;
       report->analysed_now = TRUE;
     }
-  report->anomalies = meta_int (trace, "analysis_anomalies", &value) ? value : 0;
+  report->anomalies = weft_metrics_meta_int (trace, "analysis_anomalies", &value) ? value : 0;
 
   /* An unfinished trace has no end_ns: the profile knows how far it went. */
-  if (!meta_int (trace, "start_ns", &report->start_ns))
+  if (!weft_metrics_meta_int (trace, "start_ns", &report->start_ns))
     report->start_ns = 0;
-  if (!meta_int (trace, "end_ns", &report->end_ns))
+  if (!weft_metrics_meta_int (trace, "end_ns", &report->end_ns))
     {
       static const char sql[] = "SELECT min(start_ns), max(end_ns) FROM profile";
       sqlite3_stmt *stmt = weft_trace_prepare (trace, sql, error);
@@ -241,7 +167,7 @@ load_meta (Loader  *loader,
           report->end_ns = sqlite3_column_int64 (stmt, 1);
           rc = SQLITE_DONE;
         }
-      if (!finish (loader, stmt, rc, error))
+      if (!weft_metrics_query_done (loader->trace, stmt, rc, error))
         return FALSE;
     }
   report->end_ns = MAX (report->end_ns, report->start_ns);
@@ -314,7 +240,7 @@ load_stored_summary (Loader   *loader,
         g_array_set_size (report->parallelism_ns, running + 1);
       g_array_index (report->parallelism_ns, gint64, running) += ns;
     }
-  return finish (loader, stmt, rc, error);
+  return weft_metrics_query_done (loader->trace, stmt, rc, error);
 }
 
 /* The summary: stored by the analysis for the whole trace, else one range
@@ -354,7 +280,7 @@ load_summary (Loader  *loader,
         g_array_set_size (report->parallelism_ns, running + 1);
       g_array_index (report->parallelism_ns, gint64, running) += ns;
     }
-  if (!finish (loader, stmt, rc, error))
+  if (!weft_metrics_query_done (loader->trace, stmt, rc, error))
     return FALSE;
 
   for (int s = 0; s < WEFT_N_STATES; s++)
@@ -394,7 +320,7 @@ load_processes (Loader  *loader,
       g_ptr_array_add (loader->report->processes, process);
       g_hash_table_insert (loader->processes, &process->id, process);
     }
-  return finish (loader, stmt, rc, error);
+  return weft_metrics_query_done (loader->trace, stmt, rc, error);
 }
 
 /* Threads: their whole-life totals, or their states clipped to the span. */
@@ -428,27 +354,23 @@ load_threads (Loader  *loader,
       g_ptr_array_add (loader->all_threads, thread);
       g_hash_table_insert (loader->threads, &thread->id, thread);
     }
-  if (!finish (loader, stmt, rc, error))
+  if (!weft_metrics_query_done (loader->trace, stmt, rc, error))
     return FALSE;
 
   if (report->has_span)
     {
-      WeftState state;
-
       if ((stmt = weft_trace_prepare (loader->trace, span_sql, error)) == NULL)
         return FALSE;
       bind_span (stmt, loader);
       while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
         {
           WeftReportThread *thread = g_hash_table_lookup (loader->threads, &(gint64) { sqlite3_column_int64 (stmt, 0) });
-          const char *name = (const char *) sqlite3_column_text (stmt, 1);
+          WeftState state;
 
-          for (state = 0; state < WEFT_N_STATES && g_strcmp0 (name, weft_state_name (state)) != 0; state++)
-            ;
-          if (thread != NULL && state < WEFT_N_STATES)
+          if (thread != NULL && weft_state_from_name ((const char *) sqlite3_column_text (stmt, 1), &state))
             thread->state_ns[state] += sqlite3_column_int64 (stmt, 2);
         }
-      if (!finish (loader, stmt, rc, error))
+      if (!weft_metrics_query_done (loader->trace, stmt, rc, error))
         return FALSE;
     }
 
@@ -471,87 +393,49 @@ load_threads (Loader  *loader,
   return TRUE;
 }
 
-static gint
-compare_ns (gconstpointer a,
-            gconstpointer b)
-{
-  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+/* Granularity (weft-metrics.h): for the whole trace as the analysis
+ * stored it, for a span from thread_states clipped to it. */
 
-  return x < y ? -1 : x > y;
-}
-
-static gint64
-percentile (GArray *sorted,
-            guint   percent)
-{
-  guint64 rank = ((guint64) percent * sorted->len + 99) / 100;
-
-  if (sorted->len == 0)
-    return 0;
-  return g_array_index (sorted, gint64, CLAMP (rank, 1, sorted->len) - 1);
-}
-
-/* Granularity: each thread's bursts (running time between two consecutive
- * waits; runnable does not end a burst), from thread_states clipped to the
- * span. */
+/* Sets a row of figures on its thread, its process, or (neither) the
+ * report; nothing for a thread or process that the report does not have. */
 static void
-close_burst (GArray *thread_bursts,
-             GArray *process_bursts,
-             gint64 *burst_ns)
+set_granularity (Loader                       *loader,
+                 gboolean                      of_thread,
+                 gboolean                      of_process,
+                 const WeftMetricsGranularity *row)
 {
-  if (*burst_ns <= 0)
-    return;
-  g_array_append_val (thread_bursts, *burst_ns);
-  if (process_bursts != NULL)
-    g_array_append_val (process_bursts, *burst_ns);
-  *burst_ns = 0;
-}
+  WeftReport *report = loader->report;
+  gint64 *bursts = &report->bursts, *p50_ns = &report->granularity_p50_ns;
+  gint64 *p90_ns = &report->granularity_p90_ns, *cpu_p50_ns = &report->granularity_cpu_p50_ns;
 
-/* The burst in which the middle nanosecond of CPU time was spent. */
-static gint64
-cpu_median (GArray *sorted)
-{
-  gint64 total_ns = 0, sum_ns = 0;
-
-  for (guint i = 0; i < sorted->len; i++)
-    total_ns += g_array_index (sorted, gint64, i);
-  for (guint i = 0; i < sorted->len; i++)
+  if (of_thread)
     {
-      sum_ns += g_array_index (sorted, gint64, i);
-      if (2 * sum_ns >= total_ns)
-        return g_array_index (sorted, gint64, i);
+      WeftReportThread *thread = g_hash_table_lookup (loader->threads, &row->thread_id);
+
+      if (thread == NULL)
+        return;
+      bursts = &thread->bursts, p50_ns = &thread->granularity_p50_ns;
+      p90_ns = &thread->granularity_p90_ns, cpu_p50_ns = &thread->granularity_cpu_p50_ns;
     }
-  return 0;
-}
+  else if (of_process)
+    {
+      WeftReportProcess *process = g_hash_table_lookup (loader->processes, &row->process_id);
 
-static void
-set_granularity (GArray *bursts,
-                 gint64 *count,
-                 gint64 *p50_ns,
-                 gint64 *p90_ns,
-                 gint64 *cpu_p50_ns)
-{
-  g_array_sort (bursts, compare_ns);
-  *count = bursts->len;
-  *p50_ns = percentile (bursts, 50);
-  *p90_ns = percentile (bursts, 90);
-  *cpu_p50_ns = cpu_median (bursts);
-}
-
-static void
-finish_thread_bursts (WeftReportThread *thread,
-                      GArray           *bursts)
-{
-  if (thread != NULL)
-    set_granularity (bursts, &thread->bursts, &thread->granularity_p50_ns,
-                     &thread->granularity_p90_ns, &thread->granularity_cpu_p50_ns);
-  g_array_set_size (bursts, 0);
+      if (process == NULL)
+        return;
+      bursts = &process->bursts, p50_ns = &process->granularity_p50_ns;
+      p90_ns = &process->granularity_p90_ns, cpu_p50_ns = &process->granularity_cpu_p50_ns;
+    }
+  *bursts = row->bursts;
+  *p50_ns = row->p50_ns;
+  *p90_ns = row->p90_ns;
+  *cpu_p50_ns = row->cpu_p50_ns;
 }
 
 /* The whole trace's granularity as the analysis stored it (one row per
- * thread, per process, and for the trace: the same bursts load_granularity
- * counts), so a report without --span does not rescan thread_states.
- * FALSE when the table is not there (a trace analysed before it existed). */
+ * thread, per process, and for the trace), so a report without --span does
+ * not rescan thread_states. FALSE when the table is not there (a trace
+ * analysed before it existed). */
 static gboolean
 load_stored_granularity (Loader *loader)
 {
@@ -563,43 +447,37 @@ load_stored_granularity (Loader *loader)
     return FALSE;
   while (sqlite3_step (stmt) == SQLITE_ROW)
     {
-      gint64 *bursts, *p50_ns, *p90_ns, *cpu_p50_ns;
-      gint64 id;
+      gboolean of_thread = sqlite3_column_type (stmt, 0) != SQLITE_NULL;
+      gboolean of_process = sqlite3_column_type (stmt, 1) != SQLITE_NULL;
+      WeftMetricsGranularity row = {
+        .thread_id = sqlite3_column_int64 (stmt, 0),
+        .process_id = sqlite3_column_int64 (stmt, 1),
+        .bursts = sqlite3_column_int64 (stmt, 2),
+        .p50_ns = sqlite3_column_int64 (stmt, 3),
+        .p90_ns = sqlite3_column_int64 (stmt, 4),
+        .cpu_p50_ns = sqlite3_column_int64 (stmt, 5),
+      };
 
-      if (sqlite3_column_type (stmt, 0) != SQLITE_NULL)
-        {
-          WeftReportThread *thread;
-
-          id = sqlite3_column_int64 (stmt, 0);
-          if ((thread = g_hash_table_lookup (loader->threads, &id)) == NULL)
-            continue;
-          bursts = &thread->bursts, p50_ns = &thread->granularity_p50_ns;
-          p90_ns = &thread->granularity_p90_ns, cpu_p50_ns = &thread->granularity_cpu_p50_ns;
-        }
-      else if (sqlite3_column_type (stmt, 1) != SQLITE_NULL)
-        {
-          WeftReportProcess *process;
-
-          id = sqlite3_column_int64 (stmt, 1);
-          if ((process = g_hash_table_lookup (loader->processes, &id)) == NULL)
-            continue;
-          bursts = &process->bursts, p50_ns = &process->granularity_p50_ns;
-          p90_ns = &process->granularity_p90_ns, cpu_p50_ns = &process->granularity_cpu_p50_ns;
-        }
-      else
-        {
-          WeftReport *report = loader->report;
-
-          bursts = &report->bursts, p50_ns = &report->granularity_p50_ns;
-          p90_ns = &report->granularity_p90_ns, cpu_p50_ns = &report->granularity_cpu_p50_ns;
-        }
-      *bursts = sqlite3_column_int64 (stmt, 2);
-      *p50_ns = sqlite3_column_int64 (stmt, 3);
-      *p90_ns = sqlite3_column_int64 (stmt, 4);
-      *cpu_p50_ns = sqlite3_column_int64 (stmt, 5);
+      set_granularity (loader, of_thread, of_process, &row);
     }
   sqlite3_reset (stmt);
   return TRUE;
+}
+
+/* Ends the bursts of thread_id: its figures, and its bursts pooled into its
+ * process's. */
+static void
+end_thread_bursts (Loader            *loader,
+                   WeftMetricsBursts *bursts,
+                   gint64             thread_id)
+{
+  WeftReportThread *thread = g_hash_table_lookup (loader->threads, &thread_id);
+  WeftReportProcess *process = thread != NULL ? thread->process : NULL;
+  WeftMetricsGranularity row = weft_metrics_bursts_end_thread (bursts, thread_id,
+                                                               process != NULL ? process->id : 0,
+                                                               process != NULL);
+
+  set_granularity (loader, TRUE, FALSE, &row);
 }
 
 static gboolean
@@ -609,67 +487,42 @@ load_granularity (Loader  *loader,
   static const char sql[] =
     "SELECT thread_id, state, min(end_ns, :e) - max(start_ns, :s) FROM thread_states"
     " WHERE start_ns < :e AND end_ns > :s ORDER BY thread_id, start_ns";
-  const char *running = weft_state_name (WEFT_STATE_RUNNING);
-  const char *runnable = weft_state_name (WEFT_STATE_RUNNABLE);
+  g_autoptr(WeftMetricsBursts) bursts = weft_metrics_bursts_new ();
+  g_autoptr(GArray) rows = g_array_new (FALSE, FALSE, sizeof (WeftMetricsGranularity));
   sqlite3_stmt *stmt;
-  g_autoptr (GHashTable) per_process = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
-                                                              (GDestroyNotify) g_array_unref);
-  g_autoptr (GArray) bursts = g_array_new (FALSE, FALSE, sizeof (gint64));
-  g_autoptr (GArray) all = g_array_new (FALSE, FALSE, sizeof (gint64));
-  WeftReportThread *thread = NULL;
-  GArray *process_bursts = NULL;
-  gint64 thread_id = -1, burst_ns = 0;
-  GHashTableIter iter;
-  gpointer key, value;
+  gboolean in_thread = FALSE;
+  gint64 thread_id = 0;
   int rc;
 
   if (!loader->report->has_span && load_stored_granularity (loader))
     return TRUE;
-  if ((stmt = weft_trace_prepare (loader->trace, sql, error)) == NULL)
+  if (!weft_metrics_bursts_add_processes (bursts, loader->trace, error)
+      || (stmt = weft_trace_prepare (loader->trace, sql, error)) == NULL)
     return FALSE;
   bind_span (stmt, loader);
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     {
-      const char *state = (const char *) sqlite3_column_text (stmt, 1);
+      WeftState state;
 
-      if (sqlite3_column_int64 (stmt, 0) != thread_id)
+      if (!in_thread || sqlite3_column_int64 (stmt, 0) != thread_id)
         {
-          close_burst (bursts, process_bursts, &burst_ns);
-          finish_thread_bursts (thread, bursts);
+          if (in_thread)
+            end_thread_bursts (loader, bursts, thread_id);
+          in_thread = TRUE;
           thread_id = sqlite3_column_int64 (stmt, 0);
-          thread = g_hash_table_lookup (loader->threads, &thread_id);
-          process_bursts = NULL;
-          if (thread != NULL && thread->process != NULL)
-            {
-              process_bursts = g_hash_table_lookup (per_process, thread->process);
-              if (process_bursts == NULL)
-                {
-                  process_bursts = g_array_new (FALSE, FALSE, sizeof (gint64));
-                  g_hash_table_insert (per_process, thread->process, process_bursts);
-                }
-            }
         }
-      if (g_strcmp0 (state, running) == 0)
-        burst_ns += sqlite3_column_int64 (stmt, 2);
-      else if (g_strcmp0 (state, runnable) != 0)
-        close_burst (bursts, process_bursts, &burst_ns);
+      weft_state_from_name ((const char *) sqlite3_column_text (stmt, 1), &state);
+      weft_metrics_bursts_add_state (bursts, state, sqlite3_column_int64 (stmt, 2));
     }
-  if (!finish (loader, stmt, rc, error))
+  if (!weft_metrics_query_done (loader->trace, stmt, rc, error))
     return FALSE;
-  close_burst (bursts, process_bursts, &burst_ns);
-  finish_thread_bursts (thread, bursts);
+  if (in_thread)
+    end_thread_bursts (loader, bursts, thread_id);
 
-  g_hash_table_iter_init (&iter, per_process);
-  while (g_hash_table_iter_next (&iter, &key, &value))
-    {
-      WeftReportProcess *process = key;
-
-      set_granularity (value, &process->bursts, &process->granularity_p50_ns,
-                       &process->granularity_p90_ns, &process->granularity_cpu_p50_ns);
-      g_array_append_vals (all, ((GArray *) value)->data, ((GArray *) value)->len);
-    }
-  set_granularity (all, &loader->report->bursts, &loader->report->granularity_p50_ns,
-                   &loader->report->granularity_p90_ns, &loader->report->granularity_cpu_p50_ns);
+  /* The processes' rows, then the whole trace's. */
+  weft_metrics_bursts_end (bursts, rows);
+  for (guint i = 0; i < rows->len; i++)
+    set_granularity (loader, FALSE, i + 1 < rows->len, &g_array_index (rows, WeftMetricsGranularity, i));
   return TRUE;
 }
 
@@ -698,7 +551,7 @@ load_objects (Loader  *loader,
       g_ptr_array_add (loader->all_locks, lock);
       g_hash_table_insert (loader->objects, &lock->id, lock);
     }
-  return finish (loader, stmt, rc, error);
+  return weft_metrics_query_done (loader->trace, stmt, rc, error);
 }
 
 static gboolean
@@ -731,7 +584,7 @@ load_lock_stats (Loader  *loader,
       lock->hold_max_ns = sqlite3_column_int64 (stmt, 10);
       lock->threads = sqlite3_column_int64 (stmt, 11);
     }
-  return finish (loader, stmt, rc, error);
+  return weft_metrics_query_done (loader->trace, stmt, rc, error);
 }
 
 /* Span figures of the objects, from the waits that overlap the span, each
@@ -748,7 +601,7 @@ load_span_waits (Loader      *loader,
     " FROM waits WHERE object_id IS NOT NULL AND start_ns < :e AND end_ns > :s";
   sqlite3_stmt *stmt = weft_trace_prepare (loader->trace, sql, error);
   g_autoptr(GHashTable) durations = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) g_array_unref);
-  g_autoptr(GHashTable) waiters = g_hash_table_new_full (key3_hash, key3_equal, g_free, NULL);
+  g_autoptr(GHashTable) waiters = weft_metrics_keys_new ();
   GHashTableIter iter;
   gpointer key, value;
   int rc;
@@ -763,7 +616,6 @@ load_span_waits (Loader      *loader,
       gint64 holder = sqlite3_column_int64 (stmt, 2);
       gint64 stack = sqlite3_column_int64 (stmt, 3);
       gint64 ns = MAX (0, sqlite3_column_int64 (stmt, 4));
-      Key3 user = { lock != NULL ? lock->id : 0, waiter, 0 };
       GArray *ns_list;
 
       if (lock == NULL)
@@ -771,35 +623,32 @@ load_span_waits (Loader      *loader,
       if ((ns_list = g_hash_table_lookup (durations, lock)) == NULL)
         g_hash_table_insert (durations, lock, ns_list = g_array_new (FALSE, FALSE, sizeof (gint64)));
       g_array_append_val (ns_list, ns);
-      lock->waits++;
-      lock->wait_total_ns += ns;
-      lock->wait_max_ns = MAX (lock->wait_max_ns, ns);
-      if (!g_hash_table_contains (waiters, &user))
-        {
-          g_hash_table_add (waiters, g_memdup2 (&user, sizeof user));
-          lock->threads++;
-        }
+      if (weft_metrics_keys_add (waiters, lock->id, waiter, 0))
+        lock->threads++;
       if (holder != 0)
         {
-          sum_into (holders, lock->id, holder, 0, ns);
-          sum_into (blocking, waiter, holder, lock->id, ns);
+          weft_metrics_sums_add (holders, lock->id, holder, 0, ns);
+          weft_metrics_sums_add (blocking, waiter, holder, lock->id, ns);
         }
       if (stack != 0)
-        sum_into (stacks, lock->id, stack, 0, ns);
+        weft_metrics_sums_add (stacks, lock->id, stack, 0, ns);
     }
-  if (!finish (loader, stmt, rc, error))
+  if (!weft_metrics_query_done (loader->trace, stmt, rc, error))
     return FALSE;
 
   g_hash_table_iter_init (&iter, durations);
   while (g_hash_table_iter_next (&iter, &key, &value))
     {
       WeftReportLock *lock = key;
+      WeftMetricsWaits waits = weft_metrics_waits ((gint64 *) ((GArray *) value)->data, ((GArray *) value)->len);
 
-      g_array_sort (value, compare_ns);
-      lock->contentions = lock->waits;
-      lock->wait_p50_ns = percentile (value, 50);
-      lock->wait_p90_ns = percentile (value, 90);
-      lock->wait_p99_ns = percentile (value, 99);
+      lock->waits = waits.waits;
+      lock->contentions = waits.waits;
+      lock->wait_total_ns = waits.total_ns;
+      lock->wait_max_ns = waits.max_ns;
+      lock->wait_p50_ns = waits.p50_ns;
+      lock->wait_p90_ns = waits.p90_ns;
+      lock->wait_p99_ns = waits.p99_ns;
     }
   for (guint i = 0; i < loader->all_locks->len; i++)
     {
@@ -856,7 +705,7 @@ load_frames (Loader           *loader,
       g_strv_builder_add (frames, function != NULL ? function : unknown);
     }
   stack->frames = g_strv_builder_end (frames);
-  return finish (loader, stmt, rc, error);
+  return weft_metrics_query_done (loader->trace, stmt, rc, error);
 }
 
 /* A holder or a stack of an object, with its waits. */
@@ -880,7 +729,8 @@ compare_rows (gconstpointer a,
   return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* The best `limit` rows of a (object, id, 0) → Sum table for one object. */
+/* The best `limit` rows of a (object, id, 0) → WeftMetricsSum table for one
+ * object. */
 static void
 rows_for_object (GHashTable *sums,
                  gint64      object_id,
@@ -892,9 +742,10 @@ rows_for_object (GHashTable *sums,
 
   g_hash_table_iter_init (&iter, sums);
   while (g_hash_table_iter_next (&iter, &key, &value))
-    if (((const Key3 *) key)->a == object_id)
+    if (((const WeftMetricsKey *) key)->a == object_id)
       {
-        Row row = { ((const Key3 *) key)->b, ((const Sum *) value)->waits, ((const Sum *) value)->total_ns };
+        const WeftMetricsSum *sum = value;
+        Row row = { ((const WeftMetricsKey *) key)->b, sum->count, sum->total_ns };
 
         g_array_append_val (rows, row);
       }
@@ -923,7 +774,7 @@ query_rows (Loader      *loader,
 
       g_array_append_val (rows, row);
     }
-  return finish (loader, stmt, rc, error);
+  return weft_metrics_query_done (loader->trace, stmt, rc, error);
 }
 
 /* Holders and stacks of the shown objects: from the derived tables for the
@@ -1047,10 +898,10 @@ load_blocking (Loader      *loader,
       g_hash_table_iter_init (&iter, blocking);
       while (g_hash_table_iter_next (&iter, &key, &value))
         {
-          const Key3 *ids = key;
-          const Sum *sum = value;
+          const WeftMetricsKey *ids = key;
+          const WeftMetricsSum *sum = value;
 
-          add_blocking (loader, ids->a, ids->b, ids->c, sum->waits, sum->total_ns, sum->max_ns);
+          add_blocking (loader, ids->a, ids->b, ids->c, sum->count, sum->total_ns, sum->max_ns);
         }
     }
   else
@@ -1064,7 +915,7 @@ load_blocking (Loader      *loader,
         add_blocking (loader, sqlite3_column_int64 (stmt, 0), sqlite3_column_int64 (stmt, 1),
                       sqlite3_column_int64 (stmt, 2), sqlite3_column_int64 (stmt, 3),
                       sqlite3_column_int64 (stmt, 4), sqlite3_column_int64 (stmt, 5));
-      if (!finish (loader, stmt, rc, error))
+      if (!weft_metrics_query_done (loader->trace, stmt, rc, error))
         return FALSE;
     }
   g_ptr_array_sort (report->blocking, compare_blocking);
@@ -1087,9 +938,9 @@ load_locks (Loader  *loader,
             GError **error)
 {
   WeftReport *report = loader->report;
-  g_autoptr(GHashTable) holders = g_hash_table_new_full (key3_hash, key3_equal, g_free, g_free);
-  g_autoptr(GHashTable) stacks = g_hash_table_new_full (key3_hash, key3_equal, g_free, g_free);
-  g_autoptr(GHashTable) blocking = g_hash_table_new_full (key3_hash, key3_equal, g_free, g_free);
+  g_autoptr(GHashTable) holders = weft_metrics_sums_new ();
+  g_autoptr(GHashTable) stacks = weft_metrics_sums_new ();
+  g_autoptr(GHashTable) blocking = weft_metrics_sums_new ();
 
   if (!load_objects (loader, error))
     return FALSE;
