@@ -87,6 +87,7 @@ typedef struct
   gint64  end_ns;
   char    result[16];
   gint64  error;
+  gboolean after_other;   /* the thread began another wait since its previous raw wait */
 } RawWait;
 
 /* Raw waits of one thread that make one GIL wait: raws[first … first+n). */
@@ -519,18 +520,23 @@ part_of (const Gil *gil,
   g_assert_not_reached ();
 }
 
-/* Every wait on a part of the GIL, by thread and time. */
+/* Every wait on a part of the GIL, by thread and time, each marked when the
+ * thread waited for something else since its previous one (the blocking
+ * call between a drop_gil and the next take_gil). */
 static GArray *
 load_raw_waits (WeftTrace  *trace,
                 const Gil  *gil,
                 GError    **error)
 {
   static const char sql[] =
-    "SELECT id, thread_id, object_id, start_ns, end_ns, result, error FROM waits"
-    " WHERE object_id IN (:cond, :mutex, :switch_cond, :switch_mutex)"
+    "SELECT id, thread_id, object_id, start_ns, end_ns, result, error,"
+    " coalesce (object_id IN (:cond, :mutex, :switch_cond, :switch_mutex), 0) FROM waits"
+    " WHERE thread_id IN (SELECT thread_id FROM waits"
+    "  WHERE object_id IN (:cond, :mutex, :switch_cond, :switch_mutex))"
     " ORDER BY thread_id, start_ns, id";
   g_autoptr (GArray) raws = g_array_new (FALSE, TRUE, sizeof (RawWait));
   sqlite3_stmt *stmt = prepare (trace, sql, error);
+  gint64 other_thread_id = 0;
   int rc;
 
   if (stmt == NULL)
@@ -539,14 +545,23 @@ load_raw_waits (WeftTrace  *trace,
     sqlite3_bind_int64 (stmt, p + 1, gil->part_ids[p] > 0 ? gil->part_ids[p] : -1);
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     {
-      RawWait raw = {
+      RawWait raw;
+
+      if (!sqlite3_column_int (stmt, 7))
+        {
+          other_thread_id = sqlite3_column_int64 (stmt, 1);
+          continue;
+        }
+      raw = (RawWait) {
         .id = sqlite3_column_int64 (stmt, 0),
         .thread_id = sqlite3_column_int64 (stmt, 1),
         .part = part_of (gil, sqlite3_column_int64 (stmt, 2)),
         .start_ns = sqlite3_column_int64 (stmt, 3),
         .end_ns = sqlite3_column_int64 (stmt, 4),
         .error = sqlite3_column_int64 (stmt, 6),
+        .after_other = other_thread_id == sqlite3_column_int64 (stmt, 1),
       };
+      other_thread_id = 0;
 
       g_strlcpy (raw.result, (const char *) sqlite3_column_text (stmt, 5), sizeof raw.result);
       g_array_append_val (raws, raw);
@@ -560,9 +575,9 @@ load_raw_waits (WeftTrace  *trace,
   return g_steal_pointer (&raws);
 }
 
-/* Back-to-back waits of a thread on the GIL's parts are one GIL wait (one
- * take_gil loop, with the drop_gil switch wait and the mutex waits around
- * it). It took the GIL when its last wait on gil->cond was its last wait
+/* Back-to-back waits of a thread on the GIL's parts, with no other wait of
+ * the thread between them, are one GIL wait (one take_gil loop, with the
+ * drop_gil switch wait and the mutex waits around it). It took the GIL when its last wait on gil->cond was its last wait
  * but for the switch_mutex that take_gil locks once it has won. */
 static GArray *
 group_waits (GArray *raws)
@@ -574,7 +589,7 @@ group_waits (GArray *raws)
     {
       const RawWait *raw = &g_array_index (raws, RawWait, i);
 
-      if (current == NULL || raw->thread_id != current->thread_id
+      if (current == NULL || raw->thread_id != current->thread_id || raw->after_other
           || raw->start_ns - current->end_ns > GIL_LOOP_GAP_NS)
         {
           GilWait fresh = { .first = i, .thread_id = raw->thread_id,

@@ -263,6 +263,34 @@ test_merge_waits (Fixture       *fixture,
   g_assert_cmpint (query_int (trace, "SELECT count(*) FROM waits WHERE kind IN ('poll', 'sem')"), ==, 2);
 }
 
+/* Python drops the GIL around a blocking call: drop_gil's switch wait, the
+ * call (a threading.Lock: a sem wait), take_gil's wait. Even within the
+ * 200 µs of one loop, the call between them makes two GIL waits, neither
+ * overlapping it. */
+static void
+test_merge_stops_at_other_waits (Fixture       *fixture,
+                                 gconstpointer  data)
+{
+  WeftTrace *trace = fixture->trace;
+
+  g_test_summary ("A wait of the thread on something else between two raw GIL waits "
+                  "ends the GIL wait: no GIL wait covers another wait of its thread");
+  if (!have_debian_python ())
+    return;
+  exec_sql (trace, "BEGIN");
+  add_wait (trace, B, SWITCH_COND, "cond", 50 * MS, 50 * MS + 50 * US, "ok");
+  add_wait (trace, B, HEAP_SEM, "sem", 50 * MS + 60 * US, 50 * MS + 150 * US, "ok");
+  add_wait (trace, B, COND, "cond", 50 * MS + 160 * US, 50 * MS + 300 * US, "ok");
+  exec_sql (trace, "COMMIT");
+  recognize (fixture, NULL, NULL);
+  g_assert_cmpint (query_int (trace, "SELECT count(*) FROM waits WHERE kind = 'gil'"
+                              " AND thread_id = %d AND start_ns >= %lld", B, (long long) (50 * MS)), ==, 2);
+  g_assert_cmpint (query_int (trace, "SELECT count(*) FROM waits g JOIN waits o"
+                              " ON o.thread_id = g.thread_id AND o.id != g.id"
+                              " AND o.start_ns < g.end_ns AND g.start_ns < o.end_ns"
+                              " WHERE g.kind = 'gil'"), ==, 0);
+}
+
 static void
 test_idempotent (Fixture       *fixture,
                  gconstpointer  data)
@@ -356,6 +384,8 @@ main (int    argc,
               fixture_tear_down);
   g_test_add ("/python/gil-merge/waits", Fixture, NULL, fixture_set_up, test_merge_waits,
               fixture_tear_down);
+  g_test_add ("/python/gil-merge/other-waits", Fixture, NULL, fixture_set_up,
+              test_merge_stops_at_other_waits, fixture_tear_down);
   g_test_add ("/python/gil-merge/idempotent", Fixture, NULL, fixture_set_up, test_idempotent,
               fixture_tear_down);
   g_test_add ("/python/gil-merge/unknown-layout", Fixture, NULL, fixture_set_up, test_unknown_layout,
