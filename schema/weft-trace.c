@@ -766,11 +766,63 @@ open_checked (const char  *path,
   return g_steal_pointer (&trace);
 }
 
+/* Rows no recording makes: weft record's own traces carry analysis_version
+ * (its analysis clips what little a recording gets wrong and counts it in
+ * analysis_anomalies), so only a trace without one — changed after its
+ * analysis, or never analysed — is scanned. */
+static gboolean
+check_rows (WeftTrace  *trace,
+            GError    **error)
+{
+  static const char sql[] =
+    "SELECT (SELECT count(*) FROM threads WHERE end_ns < start_ns),"
+    " (SELECT count(*) FROM waits WHERE end_ns < start_ns"
+    "   OR NOT EXISTS (SELECT 1 FROM threads t WHERE t.id = waits.thread_id)),"
+    " (SELECT count(*) FROM cpu_slices WHERE end_ns < start_ns"
+    "   OR NOT EXISTS (SELECT 1 FROM threads t WHERE t.id = cpu_slices.thread_id))";
+  static const char *const what[] = { "threads", "waits", "cpu_slices" };
+  g_autofree char *analysed = weft_trace_get_meta (trace, "analysis_version");
+  sqlite3_stmt *stmt;
+  int rc;
+
+  if (analysed != NULL)
+    return TRUE;
+  if ((stmt = weft_trace_prepare (trace, sql, error)) == NULL)
+    return FALSE;
+  rc = sqlite3_step (stmt);
+  if (rc != SQLITE_ROW)
+    {
+      set_sql_error (trace, rc, sql, error);
+      sqlite3_reset (stmt);
+      return FALSE;
+    }
+  for (int i = 0; i < 3; i++)
+    {
+      gint64 n = sqlite3_column_int64 (stmt, i);
+
+      if (n == 0)
+        continue;
+      g_set_error (error, WEFT_TRACE_ERROR, WEFT_TRACE_ERROR_INCONSISTENT,
+                   "%s: inconsistent trace: %" G_GINT64_FORMAT " %s of %s %s before %s starts"
+                   " or %s to no thread of the trace", trace->display_name, n,
+                   n == 1 ? "row" : "rows", what[i], n == 1 ? "ends" : "end",
+                   n == 1 ? "it" : "they", n == 1 ? "belongs" : "belong");
+      sqlite3_reset (stmt);
+      return FALSE;
+    }
+  sqlite3_reset (stmt);
+  return TRUE;
+}
+
 WeftTrace *
 weft_trace_open (const char  *path,
                  GError     **error)
 {
-  return open_checked (path, SQLITE_OPEN_READONLY, error);
+  g_autoptr(WeftTrace) trace = open_checked (path, SQLITE_OPEN_READONLY, error);
+
+  if (trace == NULL || !check_rows (trace, error))
+    return NULL;
+  return g_steal_pointer (&trace);
 }
 
 WeftTrace *

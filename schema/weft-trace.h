@@ -26,6 +26,8 @@ typedef enum
   WEFT_TRACE_ERROR_NEWER,       /* recorded by a newer weft (user_version too high) */
   WEFT_TRACE_ERROR_CORRUPT,     /* truncated or damaged (integrity check, missing tables) */
   WEFT_TRACE_ERROR_SQL,         /* a statement failed; the message shows it */
+  WEFT_TRACE_ERROR_INCONSISTENT, /* rows no recording can make (a wait ending before it
+                                   starts, a slice of a thread the trace lacks) */
 } WeftTraceError;
 
 typedef struct _WeftTrace WeftTrace;
@@ -37,9 +39,13 @@ const char  *weft_trace_schema_sql    (void);
 
 /* Opens an existing trace read-only and checks it: a regular file, SQLite,
  * application_id == WEFT_TRACE_APPLICATION_ID, 1 <= user_version <=
- * WEFT_TRACE_FORMAT_VERSION, the raw tables of weft.sql present (derived ones may be missing: readers re-analyse), and a quick
- * integrity check of the header pages so a truncated file is refused here and
- * not halfway through a report. Returns NULL with error set on failure. */
+ * WEFT_TRACE_FORMAT_VERSION, the raw tables of weft.sql present (derived ones
+ * may be missing: readers re-analyse), a quick integrity check of the header
+ * pages so a truncated file is refused here and not halfway through a report,
+ * and, for a trace without meta analysis_version (changed after its analysis,
+ * or never analysed), no impossible rows (WEFT_TRACE_ERROR_INCONSISTENT: a
+ * thread, wait or slice ending before it starts, a wait or slice of no
+ * thread). Returns NULL with error set on failure. */
 WeftTrace   *weft_trace_open          (const char  *path,
                                        GError     **error);
 
