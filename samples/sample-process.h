@@ -28,30 +28,6 @@ sample_shared_alloc (size_t bytes)
   return p;
 }
 
-/* TRUE if thread tid of process pid is asleep (state S). Like
- * sample_thread_asleep, answers TRUE when /proc cannot be read. */
-static inline int
-sample_task_asleep (pid_t pid,
-                    pid_t tid)
-{
-  char path[64], buf[512];
-  const char *paren;
-  ssize_t len;
-  int fd;
-
-  snprintf (path, sizeof path, "/proc/%d/task/%d/stat", (int) pid, (int) tid);
-  fd = open (path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return 1;
-  len = read (fd, buf, sizeof buf - 1);
-  close (fd);
-  if (len <= 0)
-    return 1;
-  buf[len] = '\0';
-  paren = strrchr (buf, ')');
-  return paren != NULL && paren[1] == ' ' && paren[2] == 'S';
-}
-
 /* Returns once thread tid of process pid has announced and is asleep. */
 static inline void
 sample_await_task_blocked (pid_t       pid,

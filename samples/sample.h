@@ -93,17 +93,18 @@ sample_announce (atomic_int *announced)
   atomic_store (announced, 1);
 }
 
-/* TRUE if thread tid of this process is asleep (state S) in the kernel. When
+/* TRUE if thread tid of process pid is asleep (state S) in the kernel. When
  * /proc cannot be read, answers TRUE and the samples degrade to timing. */
 static inline int
-sample_thread_asleep (pid_t tid)
+sample_task_asleep (pid_t pid,
+                    pid_t tid)
 {
   char path[64], buf[512];
   const char *paren;
   ssize_t len;
   int fd;
 
-  snprintf (path, sizeof path, "/proc/self/task/%d/stat", (int) tid);
+  snprintf (path, sizeof path, "/proc/%d/task/%d/stat", (int) pid, (int) tid);
   fd = open (path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return 1;
@@ -115,6 +116,13 @@ sample_thread_asleep (pid_t tid)
   /* "tid (comm) S …": comm may hold spaces and parentheses, so take the last ')'. */
   paren = strrchr (buf, ')');
   return paren != NULL && paren[1] == ' ' && paren[2] == 'S';
+}
+
+/* The same for a thread of this process. */
+static inline int
+sample_thread_asleep (pid_t tid)
+{
+  return sample_task_asleep (getpid (), tid);
 }
 
 /* Returns once thread tid has announced and is asleep, or has already
