@@ -145,44 +145,132 @@ explain_uninstrumented (WeftWriter        *self,
     }
 }
 
+/* Names given by pthread_t before the thread was seen: to the thread that
+ * had that pthread_t when it was named. Later names win. */
 static void
-resolve_names_and_joins (WeftWriter *self)
+resolve_pending_names (WeftWriter *self)
 {
-  static const char sql[] = "UPDATE waits SET holder_thread_id = :holder WHERE id = :id";
-
   for (guint i = 0; i < self->all_processes->len; i++)
     {
       WriterProcess *process = self->all_processes->pdata[i];
-      GHashTableIter iter;
-      gpointer key, value;
 
-      g_hash_table_iter_init (&iter, process->pending_names);
-      while (g_hash_table_iter_next (&iter, &key, &value))
+      for (guint n = 0; n < process->pending_names->len; n++)
         {
-          gint32 tid = GPOINTER_TO_INT (g_hash_table_lookup (process->pthreads, key));
+          const WriterPendingName *pending = &g_array_index (process->pending_names,
+                                                             WriterPendingName, n);
+          WriterThread *thread = weft_writer_pthread_at (process, pending->image, pending->pthread,
+                                                         pending->time_ns, G_MAXUINT64);
 
-          if (tid != 0)
+          if (thread != NULL)
             {
-              WriterThread *thread = weft_writer_get_thread (self, process->pid, tid);
-
               g_free (thread->name);
-              thread->name = g_strdup (value);
+              thread->name = g_strdup (pending->name);
             }
         }
     }
+}
+
+static void
+set_holder (WeftWriter   *self,
+            gint64        wait_row,
+            WriterThread *holder)
+{
+  static const char sql[] = "UPDATE waits SET holder_thread_id = :holder WHERE id = :id";
+  sqlite3_stmt *stmt;
+
+  if (self->error != NULL || (stmt = weft_trace_prepare (self->trace, sql, &self->error)) == NULL)
+    return;
+  sqlite3_bind_int64 (stmt, 1, holder->id);
+  sqlite3_bind_int64 (stmt, 2, wait_row);
+  if (sqlite3_step (stmt) != SQLITE_DONE)
+    weft_trace_sql_error (self->trace, sql, &self->error);
+  sqlite3_reset (stmt);
+}
+
+/* The thread joined by each join: the one that had the pthread_t when the
+ * join began (weft_writer_pthread_at), in the joiner's image. Each object
+ * of kind THREAD learns the threads its joins named, for its name. */
+static void
+resolve_joins (WeftWriter *self)
+{
+  g_autoptr (GHashTable) named = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 
   for (guint i = 0; i < self->joins->len && self->error == NULL; i++)
     {
       const WriterJoin *join = &g_array_index (self->joins, WriterJoin, i);
-      gint32 tid = GPOINTER_TO_INT (g_hash_table_lookup (join->process->pthreads, &join->pthread));
-      sqlite3_stmt *stmt;
+      WriterThread *thread = weft_writer_pthread_at (join->process, join->image, join->pthread,
+                                                     join->start_ns, join->end_ns);
+      WriterObject *object = join->object;
 
-      if (tid == 0 || (stmt = weft_trace_prepare (self->trace, sql, &self->error)) == NULL)
+      if (thread == NULL)
         continue;
-      sqlite3_bind_int64 (stmt, 1, weft_writer_get_thread (self, join->process->pid, tid)->id);
-      sqlite3_bind_int64 (stmt, 2, join->wait_row);
-      if (sqlite3_step (stmt) != SQLITE_DONE)
-        weft_trace_sql_error (self->trace, sql, &self->error);
+      set_holder (self, join->wait_row, thread);
+      if (object == NULL)
+        continue;
+      if (g_hash_table_add (named, g_strdup_printf ("%p:%p", (void *) object, (void *) thread)))
+        object->joined_threads++;
+      if (object->joined == NULL || join->start_ns < object->joined_ns)
+        {
+          object->joined = thread;
+          object->joined_ns = join->start_ns;
+        }
+    }
+}
+
+static gboolean
+lives_overlap (const WriterThread *thread,
+               guint64             start_ns,
+               guint64             end_ns)
+{
+  return thread->start_ns <= end_ns && (thread->end_ns == 0 || thread->end_ns >= start_ns);
+}
+
+static WriterThread *
+later_start (WriterThread *best,
+             WriterThread *thread)
+{
+  return best == NULL || thread->start_ns > best->start_ns ? thread : best;
+}
+
+/* The thread whose tid the agent read from a lock as its owner. A tid names
+ * one thread at a time in the whole system, so: the thread of that tid
+ * alive during the wait in the waiter's process; else the one alive then in
+ * any other process of the trace (a process-shared lock); else the last of
+ * that tid in the waiter's process that began before the wait (the owner
+ * ended holding the lock, or its end was seen early); else none: the owner
+ * is a thread the trace does not have, and no thread is made up for it. */
+static WriterThread *
+holder_of (WeftWriter         *self,
+           const WriterHolder *holder)
+{
+  WriterThread *own = NULL, *other = NULL, *own_before = NULL;
+
+  for (WriterThread *thread = g_hash_table_lookup (self->threads, GINT_TO_POINTER (holder->tid));
+       thread != NULL; thread = thread->older)
+    {
+      if (lives_overlap (thread, holder->start_ns, holder->end_ns))
+        {
+          if (thread->process == holder->process)
+            own = later_start (own, thread);
+          else
+            other = later_start (other, thread);
+        }
+      else if (thread->process == holder->process && thread->start_ns <= holder->start_ns)
+        own_before = later_start (own_before, thread);
+    }
+  return own != NULL ? own : other != NULL ? other : own_before;
+}
+
+static void
+resolve_holders (WeftWriter *self)
+{
+  for (guint i = 0; i < self->holders->len && self->error == NULL; i++)
+    {
+      const WriterHolder *holder = &g_array_index (self->holders, WriterHolder, i);
+      WriterThread *thread = holder_of (self, holder);
+
+      if (thread != NULL)
+        set_holder (self, holder->wait_row, thread);
     }
 }
 
@@ -388,44 +476,37 @@ object_kind_name (guint kind)
   return kind < G_N_ELEMENTS (names) ? names[kind] : "mutex";
 }
 
-/* Any image of the process will do for naming: data addresses of one pid
- * are the same in all of its images only until exec, so prefer the last. */
-static const WeftSessionImage *
-last_image_of (GPtrArray *images,
-               gint32     pid)
+static const char *
+thread_name (const WriterThread *thread)
 {
-  const WeftSessionImage *found = NULL;
-
-  for (guint i = 0; i < images->len; i++)
-    {
-      const WeftSessionImage *image = images->pdata[i];
-
-      if (image->pid == pid && (found == NULL || image->image_start_ns > found->image_start_ns))
-        found = image;
-    }
-  return found;
+  return thread->end_name != NULL ? thread->end_name : thread->name != NULL ? thread->name : "?";
 }
 
 /* A joined thread is named after the thread (its pthread_t is the address):
- * "thread worker-2" says more than an address. */
+ * "thread worker-2" says more than an address. When the joins on it named
+ * several threads (glibc reuses a joined thread's pthread_t), after the
+ * first: "thread worker-2 and 3 more"; when none, after the last thread
+ * that had the pthread_t. */
 static char *
-joined_thread_name (WeftWriter         *self,
-                    const WriterObject *object)
+joined_thread_name (const WriterObject *object)
 {
-  guint64 pthread = object->address;
-  gint32 tid = GPOINTER_TO_INT (g_hash_table_lookup (object->process->pthreads, &pthread));
-  WriterThread *thread;
+  WriterThread *thread = object->joined;
 
-  if (tid == 0)
+  if (thread == NULL)
+    thread = weft_writer_pthread_at (object->process, object->image, object->address,
+                                     G_MAXUINT64, G_MAXUINT64);
+  if (thread == NULL)
     return NULL;
-  thread = weft_writer_get_thread (self, object->process->pid, tid);
-  return g_strdup_printf ("thread %s", thread->end_name != NULL ? thread->end_name
-                                       : thread->name != NULL ? thread->name : "?");
+  if (object->joined_threads > 1)
+    return g_strdup_printf ("thread %s and %u more", thread_name (thread),
+                            object->joined_threads - 1);
+  return g_strdup_printf ("thread %s", thread_name (thread));
 }
 
+/* Each object is named from the modules of the image it was first seen in:
+ * after an exec, the same address means something else. */
 static void
-write_objects (Finalize  *fin,
-               GPtrArray *images)
+write_objects (Finalize *fin)
 {
   static const char sql[] =
     "INSERT INTO objects (id, process_id, address, kind, name)"
@@ -435,13 +516,13 @@ write_objects (Finalize  *fin,
   for (guint i = 0; i < self->all_objects->len; i++)
     {
       WriterObject *object = self->all_objects->pdata[i];
-      const WeftSessionImage *image = last_image_of (images, object->process->pid);
-      const WeftRecModule *module = image ? module_for (self, image, object->address) : NULL;
+      const WeftRecModule *module = object->image != NULL
+                                    ? module_for (self, object->image, object->address) : NULL;
       g_autofree char *name = NULL;
       sqlite3_stmt *stmt;
 
       if (object->kind == WEFT_OBJ_THREAD)
-        name = joined_thread_name (self, object);
+        name = joined_thread_name (object);
       else if (module != NULL)
         {
           g_autofree char *path = g_strndup (module->path, sizeof module->path);
@@ -680,7 +761,10 @@ weft_finalize_trace (WeftWriter           *self,
 
   apply_images (self, images);
   explain_uninstrumented (self, summary);
-  resolve_names_and_joins (self);
+  weft_writer_sort_pthreads (self);
+  resolve_pending_names (self);
+  resolve_joins (self);
+  resolve_holders (self);
 
   /* Symbols come from the files on this machine: never ask a debuginfod
    * server over the network in the middle of writing a trace. */
@@ -688,7 +772,7 @@ weft_finalize_trace (WeftWriter           *self,
   fin.symbolizer = weft_symbolizer_new ();
   fin.frames = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   write_stacks (&fin);
-  write_objects (&fin, images);
+  write_objects (&fin);
   g_hash_table_unref (fin.frames);
   weft_symbolizer_free (fin.symbolizer);
 

@@ -36,8 +36,12 @@ struct _WriterProcess
   WriterDetach perf_detach;
   char       *exec_path;       /* file its instrumented image last exec'd (untrusted text) */
   const char *uninstrumented_reason;  /* set at finalize when !instrumented */
-  GHashTable *pthreads;        /* pthread_t (guint64*) → tid (GINT_TO_POINTER) */
-  GHashTable *pending_names;   /* pthread_t (guint64*) → name, named before their start was seen */
+  GHashTable *pthreads;        /* WriterPthreadKey* → GPtrArray of WriterThread*: every
+                                  thread that had that pthread_t in that image, by
+                                  start_ns (glibc reuses a joined thread's pthread_t,
+                                  the address of its stack, for a later thread) */
+  GArray     *pending_names;   /* WriterPendingName: named by pthread_t before any thread
+                                  with that pthread_t was seen */
 };
 
 typedef struct _WriterThread
@@ -58,12 +62,36 @@ typedef struct _WriterThread
   struct _WriterThread *older; /* the previous thread with the same tid, or NULL */
 } WriterThread;
 
+/* A pthread_t in one image of a process (another image, after an exec, is
+ * another address space). */
+typedef struct
+{
+  const WeftSessionImage *image;
+  guint64                 pthread;
+} WriterPthreadKey;
+
+/* A pthread_setname_np whose target was not known yet: resolved at finalize
+ * by pthread_t and time. */
+typedef struct
+{
+  guint64                 pthread;
+  guint64                 time_ns;
+  const WeftSessionImage *image;
+  char                   *name;
+} WriterPendingName;
+
 typedef struct
 {
   gint64         id;
   WriterProcess *process;
+  const WeftSessionImage *image; /* the image it was first seen in: its modules name it */
   guint64        address;
   guint          kind;         /* WeftObjKind */
+  /* kind THREAD, set at finalize: the thread named by its earliest join,
+   * and how many distinct threads its joins named (a pthread_t is reused). */
+  WriterThread  *joined;
+  guint64        joined_ns;
+  guint          joined_threads;
 } WriterObject;
 
 typedef struct
@@ -93,12 +121,30 @@ typedef struct
   GArray                 *py;     /* WriterPyFrame, innermost first; NULL if none */
 } WriterStack;
 
+/* A join wait whose joined thread is named at finalize, when every
+ * thread's start and end are known. */
 typedef struct
 {
   gint64  wait_row;               /* waits.id to fix up */
   WriterProcess *process;
+  WriterObject  *object;          /* the joined pthread_t's, or NULL */
+  const WeftSessionImage *image;  /* of the joining thread */
   guint64 pthread;
+  guint64 start_ns;               /* the join's */
+  guint64 end_ns;
 } WriterJoin;
+
+/* A wait with the holder's tid (read by the agent from the lock itself):
+ * the holder may be a thread of another process (a process-shared lock),
+ * or of this one not yet seen, so it is found at finalize. */
+typedef struct
+{
+  gint64         wait_row;        /* waits.id to fix up */
+  WriterProcess *process;         /* the waiter's */
+  gint32         tid;             /* the holder's */
+  guint64        start_ns;        /* the wait's */
+  guint64        end_ns;
+} WriterHolder;
 
 struct _WeftWriter
 {
@@ -119,6 +165,7 @@ struct _WeftWriter
   GPtrArray   *all_stacks;
   GHashTable  *modules;           /* WeftSessionImage* → GArray of WeftRecModule */
   GArray      *joins;             /* WriterJoin */
+  GArray      *holders;           /* WriterHolder */
   gint64       next_process_id;
   gint64       next_thread_id;
   gint64       next_object_id;
@@ -137,6 +184,16 @@ WriterProcess *weft_writer_get_process (WeftWriter *self,
 WriterThread  *weft_writer_get_thread  (WeftWriter *self,
                                         gint32      pid,
                                         gint32      tid);
+/* The thread that had pthread_t `pthread` in `image` of process at
+ * time_ns, or NULL if no thread had it; see weft-writer.c. */
+WriterThread  *weft_writer_pthread_at  (WriterProcess          *process,
+                                        const WeftSessionImage *image,
+                                        guint64                 pthread,
+                                        guint64                 time_ns,
+                                        guint64                 until_ns);
+/* Puts the threads of each pthread_t back in order of start_ns, which later
+ * events may have moved; for finalize, before weft_writer_pthread_at(). */
+void           weft_writer_sort_pthreads (WeftWriter *self);
 
 
 /* weft-finalize.c: everything after the last batch. */

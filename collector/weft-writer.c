@@ -129,12 +129,20 @@ weft_writer_flush (WeftWriter *self)
 /* The model. */
 
 static void
+pending_name_clear (gpointer data)
+{
+  WriterPendingName *pending = data;
+
+  g_free (pending->name);
+}
+
+static void
 writer_process_free (gpointer data)
 {
   WriterProcess *process = data;
 
   g_hash_table_unref (process->pthreads);
-  g_hash_table_unref (process->pending_names);
+  g_array_unref (process->pending_names);
   g_free (process->comm);
   g_free (process->command);
   g_free (process->exe);
@@ -164,6 +172,23 @@ writer_stack_free (gpointer data)
   g_free (stack);
 }
 
+static guint
+pthread_key_hash (gconstpointer data)
+{
+  const WriterPthreadKey *key = data;
+
+  return g_int64_hash (&key->pthread) ^ g_direct_hash (key->image);
+}
+
+static gboolean
+pthread_key_equal (gconstpointer a,
+                   gconstpointer b)
+{
+  const WriterPthreadKey *key_a = a, *key_b = b;
+
+  return key_a->image == key_b->image && key_a->pthread == key_b->pthread;
+}
+
 WriterProcess *
 weft_writer_get_process (WeftWriter *self,
                          gint32      pid)
@@ -178,8 +203,10 @@ weft_writer_get_process (WeftWriter *self,
   process->exit_status = -1;
   process->cpu_ns = -1;
   process->reaped_cpu_ns = -1;
-  process->pthreads = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
-  process->pending_names = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
+  process->pthreads = g_hash_table_new_full (pthread_key_hash, pthread_key_equal, g_free,
+                                             (GDestroyNotify) g_ptr_array_unref);
+  process->pending_names = g_array_new (FALSE, FALSE, sizeof (WriterPendingName));
+  g_array_set_clear_func (process->pending_names, pending_name_clear);
   g_hash_table_insert (self->processes, GINT_TO_POINTER (pid), process);
   g_ptr_array_add (self->all_processes, process);
   return process;
@@ -283,7 +310,7 @@ starts_pair (Source  source,
  * threads of this tid lacking this source's start, a FORK pairs with the
  * first agent start at or after it, a THREAD_START with the last fork at or
  * before it; a thread seen so far by neither start (the root's main thread,
- * a thread named as a lock holder first) comes last. The main thread
+ * a thread first seen on a CPU or named by tid) comes last. The main thread
  * (tid == pid) is one thread for the whole process, across execs. */
 static WriterThread *
 thread_starting (WeftWriter *self,
@@ -320,6 +347,113 @@ thread_starting (WeftWriter *self,
   return match;
 }
 
+/* Whether the trace knows thread to be alive at time_ns: an unknown start
+ * (0) counts as the beginning of the trace, an unseen end (0) as its end. */
+static gboolean
+alive_at (const WriterThread *thread,
+          guint64             time_ns)
+{
+  return thread->start_ns <= time_ns && (thread->end_ns == 0 || thread->end_ns >= time_ns);
+}
+
+/* Index of the first of threads (by start_ns) that began after time_ns. */
+static guint
+first_after (GPtrArray *threads,
+             guint64    time_ns)
+{
+  guint lo = 0, hi = threads->len;
+
+  while (lo < hi)
+    {
+      guint mid = lo + (hi - lo) / 2;
+
+      if (((WriterThread *) threads->pdata[mid])->start_ns <= time_ns)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+  return lo;
+}
+
+/* thread had pthread_t `pthread` in image: keeps process->pthreads. */
+static void
+note_pthread (WriterProcess          *process,
+              const WeftSessionImage *image,
+              guint64                 pthread,
+              WriterThread           *thread)
+{
+  WriterPthreadKey key = { image, pthread };
+  GPtrArray *threads = g_hash_table_lookup (process->pthreads, &key);
+
+  if (threads == NULL)
+    {
+      threads = g_ptr_array_new ();
+      g_hash_table_insert (process->pthreads, g_memdup2 (&key, sizeof key), threads);
+    }
+  g_ptr_array_insert (threads, (gint) first_after (threads, thread->start_ns), thread);
+}
+
+/* glibc gives a joined thread's pthread_t (the address of its stack) to a
+ * later thread, so one pthread_t may name several threads of an image in
+ * turn. The one that had it at time_ns (a join's start, a naming) is: the
+ * last to start before then if it was alive then; else the first to start
+ * after time_ns if all of its life as seen lies before until_ns (the agent
+ * sees a thread start only once it runs, which may be after its creator
+ * began to join it, and a join returns only after the thread ended); else
+ * the last to start before time_ns (a join of a thread that had already
+ * ended). Starts and ends as the trace knows them when called: at finalize,
+ * all of them. */
+WriterThread *
+weft_writer_pthread_at (WriterProcess          *process,
+                        const WeftSessionImage *image,
+                        guint64                 pthread,
+                        guint64                 time_ns,
+                        guint64                 until_ns)
+{
+  WriterPthreadKey key = { image, pthread };
+  GPtrArray *threads = g_hash_table_lookup (process->pthreads, &key);
+  WriterThread *before, *after;
+  guint i;
+
+  if (threads == NULL)
+    return NULL;
+  i = first_after (threads, time_ns);
+  before = i > 0 ? threads->pdata[i - 1] : NULL;
+  after = i < threads->len ? threads->pdata[i] : NULL;
+  if (before != NULL && alive_at (before, time_ns))
+    return before;
+  if (after != NULL && (after->end_ns != 0 ? after->end_ns : G_MAXUINT64) <= until_ns)
+    return after;
+  return before;
+}
+
+static gint
+compare_start (gconstpointer a,
+               gconstpointer b)
+{
+  const WriterThread *thread_a = *(WriterThread * const *) a;
+  const WriterThread *thread_b = *(WriterThread * const *) b;
+
+  if (thread_a->start_ns != thread_b->start_ns)
+    return thread_a->start_ns < thread_b->start_ns ? -1 : 1;
+  return thread_a->id < thread_b->id ? -1 : thread_a->id > thread_b->id;
+}
+
+void
+weft_writer_sort_pthreads (WeftWriter *self)
+{
+  for (guint i = 0; i < self->all_processes->len; i++)
+    {
+      WriterProcess *process = self->all_processes->pdata[i];
+      GHashTableIter iter;
+      gpointer threads;
+
+      g_hash_table_iter_init (&iter, process->pthreads);
+      while (g_hash_table_iter_next (&iter, NULL, &threads))
+        g_ptr_array_sort (threads, compare_start);
+    }
+}
+
 /* The thread whose retired slot this is: the oldest that started in the
  * agent and has not had its counters yet (slots retire in the order their
  * threads end), else the latest. */
@@ -340,11 +474,14 @@ thread_of_slot (WeftWriter *self,
   return found;
 }
 
+/* The object at address in process; a new one remembers the image it was
+ * first seen in, whose modules name it. */
 static WriterObject *
-get_object (WeftWriter    *self,
-            WriterProcess *process,
-            guint64        address,
-            guint          kind)
+get_object (WeftWriter             *self,
+            const WeftSessionImage *image,
+            WriterProcess          *process,
+            guint64                 address,
+            guint                   kind)
 {
   g_autofree char *key = g_strdup_printf ("%" G_GINT64_FORMAT ":%" G_GUINT64_FORMAT,
                                           process->id, address);
@@ -355,6 +492,7 @@ get_object (WeftWriter    *self,
       object = g_new0 (WriterObject, 1);
       object->id = ++self->next_object_id;
       object->process = process;
+      object->image = image;
       object->address = address;
       g_hash_table_insert (self->objects, g_steal_pointer (&key), object);
       g_ptr_array_add (self->all_objects, object);
@@ -426,29 +564,19 @@ sql_step (WeftWriter   *self,
     }
 }
 
-static void
-bind_thread_or_null (sqlite3_stmt *stmt,
-                     int           index,
-                     WriterThread *thread)
-{
-  if (thread != NULL)
-    sqlite3_bind_int64 (stmt, index, thread->id);
-  else
-    sqlite3_bind_null (stmt, index);
-}
-
+/* Inserts a wait without its holder (see handle_wait); returns its row id,
+ * or 0 after an SQL failure. */
 static gint64
 insert_wait (WeftWriter         *self,
              WriterThread       *thread,
              WriterObject       *object,
-             WriterThread       *holder,
              WriterStack        *stack,
              const WeftRecWait  *wait)
 {
   static const char sql[] =
     "INSERT INTO waits (thread_id, object_id, kind, start_ns, end_ns, result, error,"
-    " holder_thread_id, stack_id, arg)"
-    " VALUES (:thread, :object, :kind, :start, :end, :result, :error, :holder, :stack, :arg)";
+    " stack_id, arg)"
+    " VALUES (:thread, :object, :kind, :start, :end, :result, :error, :stack, :arg)";
   sqlite3_stmt *stmt;
 
   if (self->error != NULL
@@ -462,10 +590,9 @@ insert_wait (WeftWriter         *self,
   sqlite3_bind_int64 (stmt, 5, (gint64) MAX (wait->end_ns, wait->start_ns));
   sqlite3_bind_text (stmt, 6, result_names[wait->result], -1, SQLITE_STATIC);
   sqlite3_bind_int (stmt, 7, wait->error);
-  bind_thread_or_null (stmt, 8, holder);
   if (stack != NULL)
-    sqlite3_bind_int64 (stmt, 9, stack->id);
-  sqlite3_bind_int64 (stmt, 10, (gint64) wait->arg);
+    sqlite3_bind_int64 (stmt, 8, stack->id);
+  sqlite3_bind_int64 (stmt, 9, (gint64) wait->arg);
   sql_step (self, stmt, sql);
   self->waits++;
   return sqlite3_last_insert_rowid (weft_trace_get_db (self->trace));
@@ -503,7 +630,6 @@ handle_wait (WeftWriter             *self,
 {
   WriterThread *thread = thread_at (self, image->pid, wait->h.tid, wait->start_ns, SOURCE_AGENT);
   WriterObject *object = NULL;
-  WriterThread *holder = NULL;
   WriterStack *stack = NULL;
   gint64 row;
 
@@ -512,19 +638,29 @@ handle_wait (WeftWriter             *self,
     return;
   thread->process->instrumented = TRUE;
   if (wait->object_kind != WEFT_OBJ_NONE)
-    object = get_object (self, thread->process, wait->object, wait->object_kind);
-  if (wait->holder_tid > 0 && wait->holder_tid != wait->h.tid)
-    holder = thread_at (self, image->pid, wait->holder_tid, wait->start_ns, SOURCE_AGENT);
+    object = get_object (self, image, thread->process, wait->object, wait->object_kind);
   if (wait->stack_id != 0)
     stack = get_stack (self, image, wait->stack_id);
 
   note_end (&self->last_ns, wait->end_ns);
-  row = insert_wait (self, thread, object, holder, stack, wait);
-  /* The joined thread's pthread_t → tid may be in a ring not drained yet:
-   * resolve joins at finalize. */
-  if (wait->kind == WEFT_WAIT_JOIN && holder == NULL && row != 0)
+  row = insert_wait (self, thread, object, stack, wait);
+  if (row == 0)
+    return;
+  /* Holders are named at finalize: the holder may be a thread whose start
+   * is in a ring not drained yet, or a thread of another process (the agent
+   * reads the owner's tid from a process-shared lock); and the joined
+   * thread's pthread_t → thread may be in such a ring too. */
+  if (wait->holder_tid > 0 && wait->holder_tid != wait->h.tid)
     {
-      WriterJoin join = { row, thread->process, wait->object };
+      WriterHolder holder = { row, thread->process, wait->holder_tid,
+                              wait->start_ns, MAX (wait->end_ns, wait->start_ns) };
+
+      g_array_append_val (self->holders, holder);
+    }
+  else if (wait->kind == WEFT_WAIT_JOIN)
+    {
+      WriterJoin join = { row, thread->process, object, image, wait->object,
+                          wait->start_ns, MAX (wait->end_ns, wait->start_ns) };
 
       g_array_append_val (self->joins, join);
     }
@@ -545,11 +681,8 @@ handle_thread (WeftWriter             *self,
   thread->process->instrumented = TRUE;
   if (record->h.type == WEFT_REC_THREAD_START)
     {
-      guint64 *key = g_new (guint64, 1);
-
-      *key = record->pthread;
-      g_hash_table_replace (thread->process->pthreads, key, GINT_TO_POINTER (record->h.tid));
       note_start (&thread->start_ns, record->time_ns);
+      note_pthread (thread->process, image, record->pthread, thread);
     }
   else
     {
@@ -565,20 +698,25 @@ handle_thread_name (WeftWriter              *self,
                     const WeftRecThreadName *record)
 {
   WriterProcess *process = weft_writer_get_process (self, image->pid);
-  gint32 tid = record->target_tid;
+  WriterThread *thread = NULL;
 
-  if (tid == 0)
-    tid = GPOINTER_TO_INT (g_hash_table_lookup (process->pthreads, &record->target_pthread));
-  if (tid != 0)
-    set_name (&thread_at (self, image->pid, tid, record->time_ns, SOURCE_AGENT)->name,
-              record->name, sizeof record->name);
+  if (record->target_tid != 0)
+    thread = thread_at (self, image->pid, record->target_tid, record->time_ns, SOURCE_AGENT);
+  else
+    thread = weft_writer_pthread_at (process, image, record->target_pthread, record->time_ns,
+                                     G_MAXUINT64);
+  if (thread != NULL)
+    set_name (&thread->name, record->name, sizeof record->name);
   else
     {
-      guint64 *key = g_new (guint64, 1);
+      WriterPendingName pending = {
+        .pthread = record->target_pthread,
+        .time_ns = record->time_ns,
+        .image = image,
+        .name = g_strndup (record->name, sizeof record->name),
+      };
 
-      *key = record->target_pthread;
-      g_hash_table_replace (process->pending_names, key,
-                            g_strndup (record->name, sizeof record->name));
+      g_array_append_val (process->pending_names, pending);
     }
 }
 
@@ -792,7 +930,7 @@ handle_slot (WeftWriter             *self,
       if (counter->address == 0 || counter->address == G_MAXUINT64
           || counter->acquisitions + counter->contentions == 0)
         continue;
-      object = get_object (self, thread->process, counter->address, counter->kind);
+      object = get_object (self, image, thread->process, counter->address, counter->kind);
       key = g_strdup_printf ("%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT, object->id, thread->id);
       stats = g_hash_table_lookup (self->stats, key);
       if (stats == NULL)
@@ -965,6 +1103,7 @@ weft_writer_new (WeftTrace *trace)
   self->all_stacks = g_ptr_array_new_with_free_func (writer_stack_free);
   self->modules = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) g_array_unref);
   self->joins = g_array_new (FALSE, FALSE, sizeof (WriterJoin));
+  self->holders = g_array_new (FALSE, FALSE, sizeof (WriterHolder));
   self->thread = g_thread_new ("weft-writer", writer_thread_main, self);
   return self;
 }
@@ -985,6 +1124,7 @@ writer_free (WeftWriter *self)
   g_ptr_array_unref (self->all_threads);
   g_ptr_array_unref (self->all_processes);
   g_array_unref (self->joins);
+  g_array_unref (self->holders);
   g_clear_error (&self->error);
   g_free (self);
 }

@@ -99,7 +99,7 @@ CREATE TABLE waits (
   end_ns           INTEGER NOT NULL,                     -- wait ended (call returned)
   result           TEXT NOT NULL,                        -- ok, timeout, error, interrupted
   error            INTEGER NOT NULL DEFAULT 0,           -- errno or return code when result is 'error'
-  holder_thread_id INTEGER REFERENCES threads(id),       -- the thread that held the lock (or was joined); NULL if unknown
+  holder_thread_id INTEGER REFERENCES threads(id),       -- the thread that held the lock when the wait began, as the lock said (or the thread joined); of another process for a process-shared lock; NULL if unknown or not in the trace
   stack_id         INTEGER REFERENCES stacks(id),        -- call stack of the waiter; NULL if none was captured
   arg              INTEGER                               -- kind-specific: cond = mutex address, poll/select = descriptor count, epoll = epoll fd, sleep = requested ns, gil = switch intervals that expired while it waited (docs/gil.md)
 );
