@@ -89,6 +89,7 @@ typedef struct
 
   pid_t (*fork) (void);
   pid_t (*_Fork) (void);
+  int (*clone) (int (*) (void *), void *, int, void *, ...);
   int (*posix_spawn) (pid_t *, const char *, const posix_spawn_file_actions_t *,
                       const posix_spawnattr_t *, char *const [], char *const []);
   int (*posix_spawnp) (pid_t *, const char *, const posix_spawn_file_actions_t *,
@@ -182,6 +183,7 @@ void      weft_fork_child         (void);
 
 /* weft-hooks-process.c */
 void      weft_note_exit          (int         status);
+void      weft_clone_forget       (void);
 
 /* weft-ring.c */
 uint64_t  weft_now_ns             (void);

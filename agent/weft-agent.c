@@ -112,6 +112,7 @@ weft_resolve (void)
   RESOLVE (pthread_setname_np);
   RESOLVE (fork);
   RESOLVE (_Fork);
+  RESOLVE (clone);
   RESOLVE (posix_spawn);
   RESOLVE (posix_spawnp);
   RESOLVE (execve);
@@ -406,9 +407,10 @@ forget_parent_chunks (bool interrupted)
 }
 
 /* weft_fork_child:
- * pthread_atfork child handler (also called by our _Fork wrapper): the child
- * is a new process image for the collector. It has one thread, this one;
- * the other threads' slots belong to the parent, so the child forgets every
+ * pthread_atfork child handler (also called by our _Fork wrapper and by the
+ * child of a clone without CLONE_VM, weft-hooks-process.c): the child is a
+ * new process image for the collector. It has one thread, this one; the
+ * other threads' slots belong to the parent, so the child forgets every
  * parent chunk, makes its own, and starts a fresh stack table. */
 void
 weft_fork_child (void)
@@ -417,8 +419,18 @@ weft_fork_child (void)
   bool interrupted = t->busy != 0;
   int saved_errno = errno;
 
+  /* Tasks that shared the parent thread's TLS do not exist here. */
+  weft_clone_forget ();
   if (!weft_agent.active)
-    return;
+    {
+      /* Off (the collector died, or chunk creation failed), the parent's
+       * chunks are still mapped MAP_SHARED here: the fast path must not go
+       * on counting into the parent's slot. */
+      t->slot = NULL;
+      t->last_addr = 0;
+      t->hold_obj = 0;
+      return;
+    }
 
   forget_parent_chunks (interrupted);
   t->slot = NULL;

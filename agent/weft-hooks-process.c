@@ -1,17 +1,24 @@
-/* weft-hooks-process.c — fork, posix_spawn, the exec family, exit and wait.
+/* weft-hooks-process.c — fork, clone, posix_spawn, the exec family, exit
+ * and wait.
  *
  * vfork is deliberately not wrapped (a C wrapper cannot return twice).
  * Instead every record path checks for a foreign context
  * (weft_thread_tracing: gettid() differs from the tid cached at slot claim)
  * and then touches no shared state: the exec of a vfork child only gets its
- * environment repaired, its _exit passes straight through.
+ * environment repaired, its _exit passes straight through. clone returns
+ * once in the caller, so it is wrapped: see its section for what each kind
+ * of raw task gets.
  */
 #include "weft-agent-private.h"
 
+#include <sched.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -109,6 +116,396 @@ posix_spawnp (pid_t                            *pid,
               char *const                       envp[])
 {
   return spawn_common (true, pid, file, actions, attr, argv, envp);
+}
+
+/* ---------------------------------------------------------------------- */
+/* clone
+ *
+ * glibc's clone() makes a task no library hears of: no atfork handler runs
+ * in a child without CLONE_VM, no pthread_create thunk in a raw thread. Left
+ * alone, the child runs on with a copy of (or the very) thread state of the
+ * thread that called clone, whose slot is in shared memory: its lock fast
+ * path would count into the parent thread's slot, concurrently with it. So
+ * each flavour gets what is safe for it:
+ *
+ * - no CLONE_VM: a process, like fork. The child runs through
+ *   clone_fork_thunk, which takes the path of a fork child
+ *   (weft_fork_child: forget the parent's chunks, become a new image with
+ *   its own slot) and then calls the user's function; when that returns
+ *   with no other thread left, the process exits with its value (glibc
+ *   ends the task with SYS_exit, which no exit() of ours sees), recorded as
+ *   an exit would be. The thunk's arguments are in this wrapper's frame:
+ *   the child has a copy of it. The setup runs on a stack of its own
+ *   (fork_child_setup): the child's may be tiny.
+ *
+ * - CLONE_VM, sharing the caller's TLS (no CLONE_SETTLS, or the caller's own
+ *   thread pointer): a raw thread, or a process sharing our memory (the
+ *   vfork shape). Its weft_thread IS the caller's, so nothing can mark the
+ *   child alone; and a task that is not a pthread cannot own a slot (no
+ *   pthread_self, no TLS destructor at its end). The caller's thread state
+ *   is set aside for as long as the TLS is shared: slot NULL and `ended`
+ *   set, so both tasks pass every call straight through (the fast path sees
+ *   no slot, the slow path an ended thread that never attaches). The caller
+ *   records nothing meanwhile: lost events, never a second writer on its
+ *   ring or counters. The state comes back when the last sharer is gone:
+ *   with CLONE_VFORK when the real clone returns (the child has exec'd or
+ *   exited); otherwise when the user's function returns through
+ *   clone_vm_thunk. A child that execs, _exits or is killed instead never
+ *   hands it back: the caller stays untraced from then on (still safe); a
+ *   caller thread that ends while shared leaves its slot unretired until
+ *   its process ends (its end is still known from the scheduler).
+ *   The state of the sharing lives in the shared TLS (clone_share): its
+ *   count and the set-aside slot, updated under a flag word.
+ *
+ * - CLONE_VM with a TLS block of its own (CLONE_SETTLS): the child's
+ *   weft_thread is whatever the caller put in that block (zeros, or a copy
+ *   of another thread's, slot pointer included). clone_vm_thunk marks it
+ *   ended with no slot before the user's function runs: never traced, for
+ *   the same reason (not a pthread). This writes into the new block where
+ *   the agent's static TLS is, as libc writes errno there: a block that
+ *   libc can use holds it.
+ *
+ * Both VM thunks keep their arguments at the top of the child's stack, the
+ * memory the caller gave the child (glibc's own clone stores fn and arg
+ * there too): the caller's frame may be gone by the time the child runs.
+ * The slow-path check for a foreign context (weft_thread_tracing: gettid()
+ * against the tid of the slot, as for a real vfork) stays as a second net.
+ */
+
+typedef int (*CloneFn) (int (*) (void *), void *, int, void *, ...);
+
+typedef struct
+{
+  int (*fn) (void *);
+  void *arg;
+  bool own_tls;                       /* CLONE_VM thunks: CLONE_SETTLS, not ours */
+} CloneThunk;
+
+#define SHARE_LOCKED 0x80000000u      /* clone_share.word: being updated */
+#define SHARE_SPINS 100000u           /* yields before taking over a dead holder's flag */
+#define SETUP_STACK_BYTES (256u * 1024u)
+
+/* The sharing of one thread's TLS by raw CLONE_VM tasks. In the TLS
+ * itself, so every sharer sees the same one. */
+typedef struct
+{
+  _Atomic uint32_t word;              /* sharing tasks, | SHARE_LOCKED */
+  WeftWireSlot *slot;                 /* the thread's state, set aside */
+  uint8_t ended;
+} CloneShare;
+
+static __thread CloneShare clone_share __attribute__ ((tls_model ("initial-exec")));
+
+/* weft_clone_forget:
+ * A new process (fork child, clone child without CLONE_VM) or a task on a
+ * TLS block of its own: nobody shares this thread's TLS; drop what a copy
+ * of the parent's said. */
+void
+weft_clone_forget (void)
+{
+  atomic_store_explicit (&clone_share.word, 0, memory_order_relaxed);
+  clone_share.slot = NULL;
+  clone_share.ended = 0;
+}
+
+/* Takes the flag of clone_share for an update; returns the count of
+ * sharers. The holder only makes a few stores, so waiting yields; a holder
+ * killed inside them (a CLONE_VM process) would keep it forever, hence the
+ * bound. sched_yield: not a call we wrap. */
+static uint32_t
+share_lock (CloneShare *s)
+{
+  for (uint32_t spins = 0; spins < SHARE_SPINS; spins++)
+    {
+      uint32_t old = atomic_load_explicit (&s->word, memory_order_relaxed);
+
+      if ((old & SHARE_LOCKED) == 0
+          && atomic_compare_exchange_weak_explicit (&s->word, &old, old | SHARE_LOCKED,
+                                                    memory_order_acquire,
+                                                    memory_order_relaxed))
+        return old;
+      sched_yield ();
+    }
+  return atomic_load_explicit (&s->word, memory_order_acquire) & ~SHARE_LOCKED;
+}
+
+/* One more task is about to share the calling thread's TLS: the first one
+ * sets the thread state aside (ended first, so that a thread seen without
+ * a slot never attaches one). */
+static void
+share_enter (WeftThread *t)
+{
+  CloneShare *s = &clone_share;
+  uint32_t n = share_lock (s);
+
+  if (n == 0)
+    {
+      s->slot = t->slot;
+      s->ended = t->ended;
+      t->ended = 1;
+      WEFT_SIGNAL_FENCE ();
+      t->slot = NULL;
+      t->last_addr = 0;
+      t->hold_obj = 0;
+    }
+  atomic_store_explicit (&s->word, n + 1, memory_order_release);
+}
+
+/* A sharing task is done (or was never made): the last one puts the state
+ * back. May run in the sharer while the owner runs: the owner only reads
+ * these fields while they are set aside, and sees the slot before `ended`
+ * clears, so it never attaches a second slot. */
+static void
+share_leave (WeftThread *t)
+{
+  CloneShare *s = &clone_share;
+  uint32_t n = share_lock (s);
+
+  if (n == 1)
+    {
+      t->last_addr = 0;
+      t->hold_obj = 0;
+      t->attach_tick = 0;
+      atomic_thread_fence (memory_order_release);
+      t->slot = s->slot;
+      atomic_thread_fence (memory_order_release);
+      t->ended = s->ended;
+      s->slot = NULL;
+    }
+  atomic_store_explicit (&s->word, n > 0 ? n - 1 : 0, memory_order_release);
+}
+
+/* The caller's thread pointer, to tell CLONE_SETTLS of a block of its own
+ * from one passing the caller's own; NULL where the compiler cannot say
+ * (every CLONE_SETTLS then counts as a block of its own). */
+static inline void *
+thread_pointer (void)
+{
+#if defined (__has_builtin)
+# if __has_builtin (__builtin_thread_pointer)
+  return __builtin_thread_pointer ();
+# endif
+#endif
+  return NULL;
+}
+
+typedef struct
+{
+  ucontext_t back;
+  ucontext_t setup;
+} SetupContexts;
+
+static void
+setup_on_own_stack (void)
+{
+  weft_fork_child ();
+}
+
+/* weft_fork_child on a stack of its own: the child's stack is whatever the
+ * caller gave clone, maybe a few KiB for a child that only execs, and
+ * making an image takes path buffers of 4 KiB and the loader's module
+ * walk. Without memory for it, the child runs untraced (the agent off in
+ * it, its slot dropped). */
+static void
+fork_child_setup (void)
+{
+  SetupContexts *c = mmap (NULL, SETUP_STACK_BYTES, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
+
+  if (c == MAP_FAILED)
+    {
+      weft_agent.active = false;
+      weft_fork_child ();
+      return;
+    }
+  if (getcontext (&c->setup) == 0)
+    {
+      c->setup.uc_stack.ss_sp = c + 1;
+      c->setup.uc_stack.ss_size = SETUP_STACK_BYTES - sizeof *c;
+      c->setup.uc_link = &c->back;
+      makecontext (&c->setup, setup_on_own_stack, 0);
+      if (swapcontext (&c->back, &c->setup) == 0)
+        {
+          munmap (c, SETUP_STACK_BYTES);
+          return;
+        }
+    }
+  munmap (c, SETUP_STACK_BYTES);
+  weft_agent.active = false;
+  weft_fork_child ();
+}
+
+/* Start of a child made without CLONE_VM: a new image, then the user's
+ * function. Agent code that a signal handler calling clone interrupted in
+ * the parent never resumes here (the child starts on a new stack and ends
+ * when fn returns), so its busy flags are cleared rather than honoured. */
+static int
+clone_fork_thunk (void *data)
+{
+  CloneThunk thunk = *(const CloneThunk *) data;
+  WeftThread *t = &weft_thread;
+  struct stat st;
+  int ret;
+
+  t->busy = 0;
+  t->resolving = 0;
+  fork_child_setup ();
+  ret = thunk.fn (thunk.arg);
+  /* The last thread (/proc/PID/task links: 2 + threads) returning ends
+   * the process with ret as its status. */
+  if (stat ("/proc/self/task", &st) == 0 && st.st_nlink == 3)
+    weft_note_exit (ret);
+  return ret;
+}
+
+/* Start of a CLONE_VM child: see the head of this section. */
+static int
+clone_vm_thunk (void *data)
+{
+  const CloneThunk *thunk = data;     /* above this task's stack: lives as long */
+  int (*fn) (void *) = thunk->fn;
+  void *arg = thunk->arg;
+  bool own_tls = thunk->own_tls;
+  WeftThread *t = &weft_thread;
+  int ret;
+
+  if (own_tls)
+    {
+      t->ended = 1;
+      t->slot = NULL;
+      t->tx_slot = NULL;
+      t->last_addr = 0;
+      t->hold_obj = 0;
+      t->busy = 0;
+      t->resolving = 0;
+      weft_clone_forget ();
+    }
+  ret = fn (arg);
+  if (!own_tls)
+    share_leave (t);
+  return ret;
+}
+
+/* Writes the thunk at the top of the child's stack (the stack grows down,
+ * but on hppa) and returns it: it is also the child's new stack top, 16-byte
+ * aligned as every ABI wants. */
+static CloneThunk *
+thunk_on_stack (void     *stack,
+                int     (*fn) (void *),
+                void     *arg,
+                bool      own_tls,
+                void    **child_stack)
+{
+  CloneThunk *thunk;
+
+#if defined (__hppa__)
+  thunk = (CloneThunk *) (((uintptr_t) stack + 15) & ~(uintptr_t) 15);
+  *child_stack = (uint8_t *) thunk + ((sizeof *thunk + 15) & ~(size_t) 15);
+#else
+  thunk = (CloneThunk *) (((uintptr_t) stack - sizeof *thunk) & ~(uintptr_t) 15);
+  *child_stack = thunk;
+#endif
+  thunk->fn = fn;
+  thunk->arg = arg;
+  thunk->own_tls = own_tls;
+  return thunk;
+}
+
+/* A CLONE_VM child sharing the caller's TLS. */
+static int
+clone_shared_tls (CloneFn   real,
+                  int     (*fn) (void *),
+                  void     *stack,
+                  int       flags,
+                  void     *arg,
+                  pid_t    *parent_tid,
+                  void     *tls,
+                  pid_t    *child_tid)
+{
+  WeftThread *t = &weft_thread;
+  CloneThunk *thunk;
+  void *child_stack;
+  int ret, saved_errno;
+
+  share_enter (t);
+  if ((flags & CLONE_VFORK) != 0)
+    {
+      /* We resume once the child has exec'd or exited: sharing is over. */
+      ret = real (fn, stack, flags, arg, parent_tid, tls, child_tid);
+      saved_errno = errno;
+      share_leave (t);
+      errno = saved_errno;
+      return ret;
+    }
+  thunk = thunk_on_stack (stack, fn, arg, false, &child_stack);
+  ret = real (clone_vm_thunk, child_stack, flags, thunk, parent_tid, tls, child_tid);
+  if (ret < 0)
+    {
+      saved_errno = errno;
+      share_leave (t);
+      errno = saved_errno;
+    }
+  return ret;
+}
+
+/* glibc's clone: the three optional arguments are read whatever the flags
+ * (so does glibc: registers and the caller's stack) and passed on as they
+ * came. The result is the real one's; only fn, arg and, for CLONE_VM
+ * children, the stack top (lowered by the thunk's few bytes) change. */
+WEFT_EXPORT int
+clone (int  (*fn) (void *),
+       void  *stack,
+       int    flags,
+       void  *arg,
+       ...)
+{
+  WeftThread *t = &weft_thread;
+  CloneFn real = WEFT_REAL (clone);
+  CloneThunk frame_thunk, *thunk;
+  pid_t *parent_tid, *child_tid;
+  void *tls, *child_stack;
+  va_list ap;
+  int ret;
+
+  va_start (ap, arg);
+  parent_tid = va_arg (ap, pid_t *);
+  tls = va_arg (ap, void *);
+  child_tid = va_arg (ap, pid_t *);
+  va_end (ap);
+
+  if (real == NULL)
+    {
+      errno = ENOSYS;
+      return -1;
+    }
+  /* glibc fails these with EINVAL before making anything. */
+  if (fn == NULL || stack == NULL)
+    return real (fn, stack, flags, arg, parent_tid, tls, child_tid);
+
+  if ((flags & CLONE_VM) == 0)
+    {
+      frame_thunk = (CloneThunk) { fn, arg, false };
+      ret = real (clone_fork_thunk, stack, flags, &frame_thunk, parent_tid, tls, child_tid);
+    }
+  else if ((flags & CLONE_SETTLS) != 0 && tls != thread_pointer ())
+    {
+      thunk = thunk_on_stack (stack, fn, arg, true, &child_stack);
+      ret = real (clone_vm_thunk, child_stack, flags, thunk, parent_tid, tls, child_tid);
+    }
+  else
+    ret = clone_shared_tls (real, fn, stack, flags, arg, parent_tid, tls, child_tid);
+
+  /* A new process under us (not a thread, not a sibling): as fork says.
+   * A lazy attach in weft_thread_tracing makes syscalls: errno is kept. */
+  if (ret > 0 && (flags & (CLONE_THREAD | CLONE_PARENT)) == 0)
+    {
+      int saved_errno = errno;
+
+      if (weft_thread_tracing (t))
+        weft_write_process (t, WEFT_REC_FORK, ret, 0, 0);
+      errno = saved_errno;
+    }
+  return ret;
 }
 
 /* ---------------------------------------------------------------------- */

@@ -1,27 +1,31 @@
 /* raw-clone — tasks made with clone(2) directly, without pthread_create or
- * fork, so no library (the agent included) hears of them.
+ * fork, so no library hears of them: only the agent's own clone wrapper.
  *
  * Usage: raw-clone [BURN_MS=100] [STATUS=4]
  *
  * 1. A thread: clone with CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|
  *    CLONE_THREAD|CLONE_SYSVSEM on a stack of its own. It shares the
- *    creator's TLS (no CLONE_SETTLS), so it only burns BURN_MS of CPU with
- *    raw syscalls and sleeps once through libc's nanosleep (which the agent
- *    wraps: a foreign context must pass straight through). `main` waits for
- *    its end on the CLONE_CHILD_CLEARTID futex.
+ *    creator's TLS (no CLONE_SETTLS), so it burns BURN_MS of CPU with raw
+ *    syscalls, takes the mutex `counted` thread_locks times and sleeps once
+ *    through libc's nanosleep (both wrapped by the agent, which must record
+ *    neither: a task that is not a pthread and shares main's thread state
+ *    must never write main's slot). `main` waits for its end on the
+ *    CLONE_CHILD_CLEARTID futex.
  * 2. A process: clone with SIGCHLD only, like fork but without the atfork
- *    handlers. The child burns BURN_MS, takes the mutex `counted`
- *    child_locks times (its copy of it) and exits with STATUS; `main`
- *    reaps it.
+ *    handlers. The child burns BURN_MS, takes `counted` child_locks times
+ *    (its copy of it), sleeps once through nanosleep and exits with STATUS;
+ *    `main` reaps it. The agent makes it a traced process of its own.
  * Then `main` takes `counted` parent_locks times and makes `worker` wait
  *    once for a mutex it holds (a contended wait, see sample.h): the agent
  *    still records normally.
  *
  * The trace must show: 2 processes; the raw thread (clone_thread_tid) in
- * this process with about BURN_MS on the CPUs and no waits; the child
- * (clone_child_pid) under this process with exit status STATUS and about
- * BURN_MS on the CPUs; `main` with parent_locks acquisitions of `counted`;
- * one 'mutex' wait by `worker` with holder `main`.
+ * this process with about BURN_MS on the CPUs, no waits and no lock
+ * counts; the child (clone_child_pid) under this process, instrumented,
+ * with this program's command, exit status STATUS, about BURN_MS on the
+ * CPUs, child_sleeps 'sleep' waits and child_locks acquisitions of its
+ * `counted`; `main` with parent_locks acquisitions of `counted` (not one
+ * more); one 'mutex' wait by `worker` with holder `main`.
  */
 #include <linux/futex.h>
 #include <sched.h>
@@ -32,7 +36,9 @@
 #include "sample.h"
 
 #define STACK_BYTES (256 * 1024)
+#define THREAD_LOCKS 500
 #define CHILD_LOCKS 1000
+#define CHILD_SLEEPS 1
 #define PARENT_LOCKS 100
 
 static pthread_mutex_t counted = PTHREAD_MUTEX_INITIALIZER;
@@ -77,6 +83,11 @@ thread_task (void *data)
   struct timespec nap = { 0, 10000000 };
 
   burn ();
+  for (int i = 0; i < THREAD_LOCKS; i++)
+    {
+      pthread_mutex_lock (&counted);              /* main is on the futex meanwhile */
+      pthread_mutex_unlock (&counted);
+    }
   nanosleep (&nap, NULL);                         /* through the agent's wrapper */
   return 0;                                       /* glibc's clone: SYS_exit */
 }
@@ -84,12 +95,16 @@ thread_task (void *data)
 static int
 process_task (void *data)
 {
+  struct timespec nap = { 0, 10000000 };
+
   burn ();
   for (int i = 0; i < CHILD_LOCKS; i++)
     {
       pthread_mutex_lock (&counted);
       pthread_mutex_unlock (&counted);
     }
+  for (int i = 0; i < CHILD_SLEEPS; i++)
+    nanosleep (&nap, NULL);
   return (int) status;                            /* the process's exit status */
 }
 
@@ -166,7 +181,9 @@ main (int    argc,
   printf ("expect clone_child_pid %d\n", (int) child);
   printf ("expect clone_child_status %d\n", WEXITSTATUS (child_status));
   printf ("expect burn_ms %ld\n", burn_ms);
+  printf ("expect thread_locks %d\n", THREAD_LOCKS);
   printf ("expect child_locks %d\n", CHILD_LOCKS);
+  printf ("expect child_sleeps %d\n", CHILD_SLEEPS);
   printf ("expect parent_locks %d\n", PARENT_LOCKS);
   printf ("expect contended_waits 1\n");
   printf ("A raw clone thread and a raw clone process each burned %ld ms.\n", burn_ms);

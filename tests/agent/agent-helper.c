@@ -8,13 +8,18 @@
  * then look at the records the agent wrote. Plain C, no GLib.
  */
 #include <errno.h>
+#include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -468,6 +473,169 @@ scenario_threads (void)
   exit (3);
 }
 
+/* clone(2) through glibc's wrapper, one of each kind the agent tells apart
+ * (agent/weft-hooks-process.c). Every child takes clone_mutex
+ * CLONE_CHILD_LOCKS times; main (and, for the CLONE_SETTLS child, the
+ * thread that made it) takes it CLONE_OWN_LOCKS times between children.
+ * The raw thread takes a mutex of its own CLONE_THREAD_LOCKS times while
+ * main takes clone_mutex CLONE_SHARED_LOCKS times (two mutexes: an unfair
+ * one shared by two tight loops can starve one of them); it returns only
+ * once main is done, so all of main's are taken while it lives. */
+#define CLONE_STACK_BYTES (256 * 1024)
+#define CLONE_CHILD_LOCKS 1000
+#define CLONE_OWN_LOCKS 10
+#define CLONE_THREAD_LOCKS 100000
+#define CLONE_SHARED_LOCKS 20000
+#define CLONE_TLS_BELOW (64 * 1024)
+
+static pthread_mutex_t clone_mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t clone_thread_mutex = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int clone_main_done;
+
+static void
+lock_n (pthread_mutex_t *m,
+        int              n)
+{
+  for (int i = 0; i < n; i++)
+    {
+      pthread_mutex_lock (m);
+      pthread_mutex_unlock (m);
+    }
+}
+
+static void
+clone_lock_n (int n)
+{
+  lock_n (&clone_mutex, n);
+}
+
+static char *
+clone_stack (void)
+{
+  char *p = mmap (NULL, CLONE_STACK_BYTES, PROT_READ | PROT_WRITE,
+                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+
+  if (p == MAP_FAILED)
+    exit (1);
+  return p + CLONE_STACK_BYTES;
+}
+
+/* data: the exit status. */
+static int
+clone_child (void *data)
+{
+  clone_lock_n (CLONE_CHILD_LOCKS);
+  return (int) (intptr_t) data;
+}
+
+static int
+clone_thread_task (void *data)
+{
+  struct timespec nap = { 0, 1000000 };
+
+  lock_n (&clone_thread_mutex, CLONE_THREAD_LOCKS);
+  nanosleep (&nap, NULL);
+  while (!atomic_load (&clone_main_done))
+    nanosleep (&nap, NULL);
+  return 0;
+}
+
+/* Runs a child made with `flags` (plus SIGCHLD) and tls, reaps it, prints
+ * `what STATUS`. */
+static void
+clone_reap (const char *what,
+            int         flags,
+            void       *tls,
+            int         status)
+{
+  pid_t pid = clone (clone_child, clone_stack (), flags | SIGCHLD,
+                     (void *) (intptr_t) status, NULL, tls, NULL);
+  int st = 0;
+
+  if (pid < 0 || waitpid (pid, &st, 0) != pid)
+    printf ("%s failed\n", what);
+  else
+    printf ("%s %d\n", what, WIFEXITED (st) ? WEXITSTATUS (st) : -1);
+}
+
+/* A CLONE_VM child on a TLS block of its own, made the way a thread library
+ * would (x86-64 only: elsewhere the line is printed without it): a copy of
+ * this thread's static TLS and TCB, the TCB's self pointers moved. The copy
+ * holds this thread's agent state, slot included. */
+static void *
+clone_settls_runner (void *data)
+{
+  clone_lock_n (CLONE_OWN_LOCKS);
+#if defined (__x86_64__)
+  {
+    pthread_attr_t attr;
+    void *low;
+    size_t size, above, bytes;
+    uint8_t *tp = __builtin_thread_pointer (), *copy, *new_tp;
+
+    pthread_getattr_np (pthread_self (), &attr);
+    pthread_attr_getstack (&attr, &low, &size);
+    pthread_attr_destroy (&attr);
+    above = (size_t) ((uint8_t *) low + size - tp);
+    bytes = CLONE_TLS_BELOW + above;
+    copy = mmap (NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (copy == MAP_FAILED)
+      exit (1);
+    memcpy (copy, tp - CLONE_TLS_BELOW, bytes);
+    new_tp = copy + CLONE_TLS_BELOW;
+    ((void **) new_tp)[0] = new_tp;             /* tcbhead_t.tcb */
+    ((void **) new_tp)[2] = new_tp;             /* tcbhead_t.self */
+    clone_reap ("settls", CLONE_VM | CLONE_SETTLS, new_tp, 6);
+  }
+#else
+  printf ("settls 6\n");
+#endif
+  clone_lock_n (CLONE_OWN_LOCKS);
+  return NULL;
+}
+
+static int
+scenario_clone (void)
+{
+  static volatile pid_t clear_tid = -1;
+  pthread_t runner;
+  pid_t tid;
+
+  clone_lock_n (CLONE_OWN_LOCKS);
+  clone_reap ("process", 0, NULL, 3);
+  clone_lock_n (CLONE_OWN_LOCKS);
+  clone_reap ("vm-vfork", CLONE_VM | CLONE_VFORK, NULL, 4);
+  clone_lock_n (CLONE_OWN_LOCKS);
+  clone_reap ("vm-process", CLONE_VM, NULL, 5);
+  clone_lock_n (CLONE_OWN_LOCKS);
+#if defined (__x86_64__)
+  clone_reap ("settls-own", CLONE_VM | CLONE_SETTLS, __builtin_thread_pointer (), 7);
+#else
+  printf ("settls-own 7\n");
+#endif
+  clone_lock_n (CLONE_OWN_LOCKS);
+
+  /* A raw thread on main's TLS, both locking at once. */
+  tid = clone (clone_thread_task, clone_stack (),
+               CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD
+               | CLONE_SYSVSEM | CLONE_CHILD_CLEARTID,
+               NULL, NULL, NULL, &clear_tid);
+  clone_lock_n (CLONE_SHARED_LOCKS);
+  atomic_store (&clone_main_done, 1);
+  for (pid_t v; (v = clear_tid) != 0;)
+    syscall (SYS_futex, &clear_tid, FUTEX_WAIT, v, NULL, NULL, 0);
+  printf ("thread %d\n", tid > 0);
+  clone_lock_n (CLONE_OWN_LOCKS);
+
+  pthread_create (&runner, NULL, clone_settls_runner, NULL);
+  pthread_join (runner, NULL);
+
+  errno = 0;
+  tid = clone (NULL, clone_stack (), SIGCHLD, NULL);
+  printf ("null-fn %d %s\n", (int) tid, err_name (errno));
+  return 0;
+}
+
 int
 main (int    argc,
       char **argv)
@@ -495,6 +663,8 @@ main (int    argc,
     return scenario_exec_child ();
   if (strcmp (what, "threads") == 0)
     return scenario_threads ();
+  if (strcmp (what, "clone") == 0)
+    return scenario_clone ();
   fprintf (stderr, "agent-helper: unknown scenario '%s'\n", what);
   return 2;
 }
