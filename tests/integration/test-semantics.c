@@ -5,11 +5,9 @@
  * non-main thread, raw clone(2), and a child started without LD_PRELOAD.
  *
  * Every test checks the program's own verdict (exit status, output), then
- * concrete rows of the trace. A check of a known defect of weft that this
- * file found but cannot fix (the fix belongs in files owned elsewhere) is a
- * known_bug(): when the defect shows, the test is marked incomplete (TAP
- * "# TODO") with what is wrong, instead of failing; once fixed, it passes
- * silently and should become a plain assertion. */
+ * concrete rows of the trace. Each check named after a defect this file
+ * found (libunwind's pipe, the exec'ing thread's slice, phantom holders,
+ * image names, reused pthread_t, raw clone counters) fails if it returns. */
 #include <string.h>
 
 #include "weft-test-util.h"
@@ -35,17 +33,6 @@ assert_complete (WeftRun *run,
   g_assert_cmpint (weft_test_query_int (run, "SELECT value FROM meta WHERE key = 'lost_events'"), ==, 0);
   g_assert_cmpint (weft_test_query_int (run,
                      "SELECT value FROM meta WHERE key = 'analysis_anomalies'"), ==, 0);
-}
-
-/* See the head of the file. */
-static void
-known_bug (gboolean    holds,
-           const char *what)
-{
-  if (holds)
-    return;
-  g_test_message ("known bug: %s", what);
-  g_test_incomplete (what);
 }
 
 /* Pairs of on-CPU slices that overlap on one CPU (a CPU runs one thread at
@@ -148,17 +135,20 @@ test_pshared_mutex (void)
                      " WHERE kind = 'mutex' AND address = %lld", (long long) address), ==, 2);
   g_assert_cmpint (cpu_overlaps (run), ==, 0);
 
-  /* The holder of each wait is the other process's main thread; the
-   * writer looks the owner's tid up in the waiter's own process and, not
-   * finding it, makes up a thread there that never ran. */
-  known_bug (weft_test_query_int (run, "SELECT count(*) FROM threads") == 2
-             && weft_test_query_int (run,
-                  "SELECT count(*) FROM waits w JOIN threads t ON t.id = w.thread_id"
-                  " JOIN threads h ON h.id = w.holder_thread_id"
-                  " JOIN processes hp ON hp.id = h.process_id"
-                  " WHERE h.process_id = t.process_id OR h.tid <> hp.pid") == 0,
-             "a holder in another process (process-shared mutex) becomes a phantom "
-             "thread of the waiter's process (collector/weft-writer.c, thread_at)");
+  /* The holder of each wait is the other process's main thread, found in
+   * that process: no thread is made up in the waiter's process for the
+   * owner's tid (schema/weft.sql, waits.holder_thread_id). */
+  g_assert_cmpint (weft_test_query_int (run, "SELECT count(*) FROM threads"), ==, 2);
+  g_assert_cmpint (weft_test_query_int (run,
+                     "SELECT count(*) FROM waits w JOIN threads t ON t.id = w.thread_id"
+                     " JOIN threads h ON h.id = w.holder_thread_id"
+                     " JOIN processes hp ON hp.id = h.process_id"
+                     " WHERE h.process_id = t.process_id OR h.tid <> hp.pid"), ==, 0);
+  /* The contended waits of the rounds, at least, name it. */
+  g_assert_cmpint (weft_test_query_int (run,
+                     "SELECT count(*) FROM waits w JOIN threads t ON t.id = w.thread_id"
+                     " JOIN threads h ON h.id = w.holder_thread_id"
+                     " WHERE w.kind = 'mutex' AND h.process_id <> t.process_id"), >=, 2 * rounds);
 }
 
 /* The 'sem' waits ending with `result` of the main thread of process pid on
@@ -262,13 +252,11 @@ test_dlclose_reopen (void)
                    ==, distinct);
 
   /* `main` joined waiter-1, -2 and -3 in turn; each new thread got the
-   * stack (so the pthread_t) of the one joined before. */
-  known_bug (weft_test_query_int (run,
-               "SELECT count(DISTINCT h.name) FROM waits w JOIN threads h ON h.id = w.holder_thread_id"
-               " WHERE w.kind = 'join' AND h.name LIKE 'waiter-%%'") == loads,
-             "every join of threads that reused one pthread_t names the last of them as the "
-             "holder (collector/weft-finalize.c, resolve_names_and_joins: pthreads maps a "
-             "pthread_t to one tid for the whole trace)");
+   * stack (so the pthread_t) of the one joined before, and each join names
+   * the thread that had it then. */
+  g_assert_cmpint (weft_test_query_int (run,
+                     "SELECT count(DISTINCT h.name) FROM waits w JOIN threads h ON h.id = w.holder_thread_id"
+                     " WHERE w.kind = 'join' AND h.name LIKE 'waiter-%%'"), ==, loads);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -313,9 +301,10 @@ test_close_fds (void)
   /* libunwind (agent/weft-stack.c) keeps a pipe to validate addresses and
    * re-opens it when the program closed it: it closes the descriptor
    * numbers it remembers, which are now the program's own. */
-  known_bug (weft_test_expect_int (run, "own_fds_intact") == 1 && run->exit_status == 5,
-             "stack capture (libunwind's address-validation pipe) closes descriptors the "
-             "program opened after closing libunwind's (agent/weft-stack.c)");
+  /* libunwind's address-validation pipe once took over the program's own
+   * descriptors (agent/weft-stack.c moves it out of their way). */
+  g_assert_cmpint (weft_test_expect_int (run, "own_fds_intact"), ==, 1);
+  g_assert_cmpint (run->exit_status, ==, 5);
 }
 
 static void
@@ -385,21 +374,17 @@ test_exec_thread (void)
                      " WHERE w.kind = 'poll' AND w.result = 'timeout' AND t.tid = %d"
                      " AND t.name = 'child-poll'", (int) pid), ==, 1);
 
-  /* The mutex lives in the first image; objects are named from the modules
-   * of the process's last image, where its address means nothing. */
-  known_bug (weft_test_query_int (run,
-               "SELECT count(*) FROM objects WHERE kind = 'mutex' AND name = 'lock'") == 1,
-             "objects of an image before an exec are named from the last image's modules "
-             "(collector/weft-finalize.c, write_objects: last_image_of), so get no name "
-             "or another's");
+  /* The mutex lives in the first image, and is named from its modules. */
+  g_assert_cmpint (weft_test_query_int (run,
+                     "SELECT count(*) FROM objects WHERE kind = 'mutex' AND name = 'lock'"), ==, 1);
 
   /* The exec'ing thread switched in under its old tid and out under the
    * pid: its slice under the old tid is never closed (until the end of the
    * trace), and nothing ends that thread. */
-  known_bug (cpu_overlaps (run) == 0 && threads_unended (run) == 0,
-             "after an exec from a non-main thread, the exec'ing thread's old tid stays "
-             "on its CPU and alive to the end of the trace (collector/weft-sched-perf.c, "
-             "COMM exec)");
+  /* The exec'ing thread's old tid leaves its CPU and ends at the exec
+   * (collector/weft-sched-perf.c, COMM exec). */
+  g_assert_cmpint (cpu_overlaps (run), ==, 0);
+  g_assert_cmpint (threads_unended (run), ==, 0);
 }
 
 static void
@@ -410,9 +395,12 @@ test_raw_clone (void)
 
   g_test_summary ("Tasks made by clone(2) without pthreads: a thread (CLONE_VM|CLONE_THREAD|"
                   "..., own stack, the creator's TLS) and a process (SIGCHLD only, no atfork "
-                  "handlers) run and end as they should; the trace holds their CPU time, "
-                  "the child's exit status, the thread's absence of waits (a foreign context "
-                  "passes through the agent), and the agent records normally afterwards");
+                  "handlers) run and end as they should. The agent's clone wrapper makes the "
+                  "process a traced image of its own (its command, its waits and lock counts "
+                  "in it, not in its parent's) and keeps the thread, which shares main's "
+                  "thread state, out of main's slot (nothing of it recorded, main's counts "
+                  "exact); the trace holds both tasks' CPU time and the child's exit status, "
+                  "and the agent records normally afterwards");
   run = weft_test_record (NULL, "raw-clone", NULL);
   assert_complete (run, 0);
   assert_threads_sound (run);
@@ -426,8 +414,11 @@ test_raw_clone (void)
 
   /* The thread: in this process, on the CPUs about as long as its own CPU
    * clock counted (half of it is enough: /proc sampling, where perf is not
-   * allowed, misses up to a period at each end), and never recorded by the
-   * agent (it shares its creator's TLS). */
+   * allowed, misses up to a period at each end). By design
+   * (agent/weft-hooks-process.c, clone) it is never recorded: it shares
+   * main's TLS, so while it lives main's thread state is set aside and both
+   * pass through the agent. Its thread_locks acquisitions of `counted` are
+   * in no counter: not its own (it has no slot), not main's. */
   g_assert_cmpint (weft_test_query_int (run,
                      "SELECT count(*) FROM threads t JOIN processes p ON p.id = t.process_id"
                      " WHERE t.tid = %d AND p.pid = %d", (int) thread_tid, (int) root), ==, 1);
@@ -438,14 +429,20 @@ test_raw_clone (void)
   g_assert_cmpint (weft_test_query_int (run,
                      "SELECT count(*) FROM waits w JOIN threads t ON t.id = w.thread_id"
                      " WHERE t.tid = %d", (int) thread_tid), ==, 0);
+  g_assert_cmpint (weft_test_query_int (run,
+                     "SELECT count(*) FROM object_stats s JOIN threads t ON t.id = s.thread_id"
+                     " WHERE t.tid = %d", (int) thread_tid), ==, 0);
 
-  /* The process: under the root, its exit status from the parent's
-   * waitpid, its CPU time; the agent never started in it (no atfork
-   * handler ran), which the trace says. */
+  /* The process: under the root, instrumented (the agent's clone wrapper
+   * ran the fork child's path in it) with the root's command, its exit
+   * status from the parent's waitpid, its CPU time, its own sleep waits and
+   * its own acquisitions of its copy of `counted` (c.command = r.command
+   * also says neither is NULL). */
   g_assert_cmpint (weft_test_query_int (run,
                      "SELECT count(*) FROM processes c JOIN processes r ON r.id = c.parent_id"
                      " WHERE c.pid = %d AND r.parent_id IS NULL AND c.exit_status = %d"
-                     " AND c.instrumented = 0 AND c.uninstrumented_reason IS NOT NULL",
+                     " AND c.instrumented = 1 AND c.uninstrumented_reason IS NULL"
+                     " AND c.command = r.command",
                      (int) child, (int) weft_test_expect_int (run, "clone_child_status")), ==, 1);
   g_assert_cmpfloat (weft_test_query_double (run,
                        "SELECT sum(s.end_ns - s.start_ns) FROM cpu_slices s"
@@ -453,7 +450,18 @@ test_raw_clone (void)
                        " WHERE p.pid = %d", (int) child), >=, burn_ns * 0.5);
   g_assert_cmpint (weft_test_query_int (run,
                      "SELECT count(*) FROM waits w JOIN threads t ON t.id = w.thread_id"
-                     " JOIN processes p ON p.id = t.process_id WHERE p.pid = %d", (int) child), ==, 0);
+                     " JOIN processes p ON p.id = t.process_id"
+                     " WHERE p.pid = %d AND t.tid = %d AND w.kind = 'sleep'", (int) child, (int) child),
+                   ==, weft_test_expect_int (run, "child_sleeps"));
+  g_assert_cmpint (weft_test_query_int (run,
+                     "SELECT count(*) FROM waits w JOIN threads t ON t.id = w.thread_id"
+                     " JOIN processes p ON p.id = t.process_id WHERE p.pid = %d", (int) child),
+                   ==, weft_test_expect_int (run, "child_sleeps"));
+  g_assert_cmpint (weft_test_query_int (run,
+                     "SELECT sum(s.acquisitions) FROM object_stats s JOIN objects o ON o.id = s.object_id"
+                     " JOIN threads t ON t.id = s.thread_id JOIN processes p ON p.id = o.process_id"
+                     " WHERE o.name = 'counted' AND p.pid = %d AND t.tid = %d", (int) child, (int) child),
+                   ==, weft_test_expect_int (run, "child_locks"));
 
   /* Afterwards, as ever: one contended wait of `worker`, holder `main`. */
   g_assert_cmpint (weft_test_query_int (run,
@@ -462,15 +470,17 @@ test_raw_clone (void)
                      " WHERE w.kind = 'mutex' AND t.name = 'worker' AND h.tid = %d", (int) root),
                    ==, weft_test_expect_int (run, "contended_waits"));
 
-  /* The child inherits the parent's thread state, whose slot is in shared
-   * memory: its uncontended locks count in the parent's counters. */
-  known_bug (weft_test_query_int (run,
-               "SELECT sum(s.acquisitions) FROM object_stats s JOIN objects o ON o.id = s.object_id"
-               " JOIN threads t ON t.id = s.thread_id WHERE o.name = 'counted' AND t.tid = %d",
-               (int) root) == weft_test_expect_int (run, "parent_locks"),
-             "a raw clone child (no CLONE_VM) adds its lock acquisitions to the counters "
-             "of the parent thread it was cloned from (agent fast path, "
-             "agent/weft-agent-private.h weft_count_acquire)");
+  /* main's counters hold main's acquisitions only: none of the child's
+   * (it has a slot of its own), none of the raw thread's (main's state was
+   * set aside while it lived, and given back when it returned). */
+  g_assert_cmpint (weft_test_query_int (run,
+                     "SELECT sum(s.acquisitions) FROM object_stats s JOIN objects o ON o.id = s.object_id"
+                     " JOIN threads t ON t.id = s.thread_id WHERE o.name = 'counted' AND t.tid = %d",
+                     (int) root), ==, weft_test_expect_int (run, "parent_locks"));
+  g_assert_cmpint (weft_test_query_int (run,
+                     "SELECT sum(s.acquisitions) FROM object_stats s JOIN objects o ON o.id = s.object_id"
+                     " JOIN processes p ON p.id = o.process_id WHERE o.name = 'counted' AND p.pid = %d",
+                     (int) root), ==, weft_test_expect_int (run, "parent_locks"));
 }
 
 /* ---------------------------------------------------------------------- */
