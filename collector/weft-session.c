@@ -15,11 +15,27 @@
 
 #include "weft-session.h"
 
+/* The header fields that say where things are in a chunk, each read once:
+ * the traced program can rewrite its chunk's header at any time, so after
+ * the checks we only ever use these copies. */
+typedef struct
+{
+  guint32 header_bytes;
+  guint32 slot_bytes;
+  guint32 slot_count;
+  guint32 ring_bytes;
+  guint32 chunk_seq;
+  gint32  pid;
+  gint32  ppid;
+  guint64 image_start_ns;
+} ChunkLayout;
+
 typedef struct
 {
   char             *name;          /* file name in the session directory */
   WeftWireChunk    *chunk;         /* the mapping */
   gsize             map_bytes;
+  ChunkLayout       layout;        /* as checked when mapped */
   WeftSessionImage *image;
   guint32          *generations;   /* per slot: the generation last seen owned */
 } SessionChunk;
@@ -39,6 +55,7 @@ struct _WeftSession
   GPtrArray  *images;            /* WeftSessionImage* */
   GHashTable *images_by_key;     /* "pid-start_ns" → WeftSessionImage* */
   guint64     corrupt_records;   /* records that could not be parsed (bad size) */
+  guint64    *record;            /* a copy of the record being delivered (64 KiB) */
 };
 
 static void
@@ -131,6 +148,7 @@ session_alloc (void)
   self->chunks = g_ptr_array_new_with_free_func (session_chunk_free);
   self->images = g_ptr_array_new_with_free_func (g_free);
   self->images_by_key = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->record = g_new (guint64, (G_MAXUINT16 + 1) / sizeof (guint64));
   return self;
 }
 
@@ -211,6 +229,17 @@ read_session_file (WeftSession  *self,
                    "%s is not a weft session directory of this user and weft version", self->path);
       return FALSE;
     }
+  /* The limits the agent puts on a session it joins (weft-agent.c): it
+   * never made chunks in one outside them. */
+  if (session.ring_bytes < 65536 || session.ring_bytes > (1u << 30)
+      || (session.ring_bytes & (session.ring_bytes - 1)) != 0
+      || session.slot_count == 0 || session.slot_count > 4096)
+    {
+      close (fd);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   "%s is not a weft session directory of this user and weft version", self->path);
+      return FALSE;
+    }
   self->ring_bytes = session.ring_bytes;
   self->slot_count = session.slot_count;
   self->start_ns = session.start_ns;
@@ -281,43 +310,61 @@ weft_session_get_images (WeftSession *self)
 
 /* A chunk file is ready once its header is complete: the agent creates the
  * file, sizes it, maps it and fills the header; until every field adds up we
- * leave it for the next round. */
+ * leave it for the next round. The agent makes every chunk of a session with
+ * the session's slot count and ring size, so nothing else is one of ours
+ * (and a huge sparse file claiming millions of slots costs us nothing).
+ * Reads each field once into layout. */
 static gboolean
-chunk_header_ready (const WeftWireChunk *chunk,
-                    gsize                file_bytes)
+chunk_header_ready (WeftSession         *self,
+                    const WeftWireChunk *chunk,
+                    gsize                file_bytes,
+                    ChunkLayout         *layout)
 {
   if (chunk->magic != WEFT_WIRE_CHUNK_MAGIC || chunk->version != WEFT_WIRE_VERSION)
     return FALSE;
-  if (chunk->pid <= 0 || chunk->image_start_ns == 0 || chunk->slot_count == 0)
+  *layout = (ChunkLayout) {
+    .header_bytes = chunk->header_bytes,
+    .slot_bytes = chunk->slot_bytes,
+    .slot_count = chunk->slot_count,
+    .ring_bytes = chunk->ring_bytes,
+    .chunk_seq = chunk->chunk_seq,
+    .pid = chunk->pid,
+    .ppid = chunk->ppid,
+    .image_start_ns = chunk->image_start_ns,
+  };
+  if (layout->pid <= 0 || layout->image_start_ns == 0)
     return FALSE;
-  if (chunk->ring_bytes < 8 || chunk->ring_bytes % 8 != 0)
+  if (layout->slot_count != self->slot_count || layout->ring_bytes != self->ring_bytes)
     return FALSE;
-  if (chunk->slot_bytes != sizeof (WeftWireSlot) + chunk->ring_bytes)
+  if (layout->ring_bytes < 8 || layout->ring_bytes % 8 != 0)
     return FALSE;
-  if (chunk->header_bytes < sizeof (WeftWireChunk) || chunk->header_bytes % 8 != 0)
+  if (layout->slot_bytes != sizeof (WeftWireSlot) + layout->ring_bytes)
     return FALSE;
-  return weft_wire_slot_offset (chunk->header_bytes, chunk->slot_bytes, chunk->slot_count)
+  if (layout->header_bytes < sizeof (WeftWireChunk) || layout->header_bytes % 8 != 0)
+    return FALSE;
+  return weft_wire_slot_offset (layout->header_bytes, layout->slot_bytes, layout->slot_count)
          <= file_bytes;
 }
 
 static WeftSessionImage *
 session_image_for (WeftSession         *self,
-                   const WeftWireChunk *chunk)
+                   const WeftWireChunk *chunk,
+                   const ChunkLayout   *layout)
 {
   g_autofree char *key = g_strdup_printf ("%d-%" G_GUINT64_FORMAT,
-                                          chunk->pid, chunk->image_start_ns);
+                                          layout->pid, layout->image_start_ns);
   WeftSessionImage *image = g_hash_table_lookup (self->images_by_key, key);
 
   if (image == NULL)
     {
       image = g_new0 (WeftSessionImage, 1);
-      image->pid = chunk->pid;
-      image->ppid = chunk->ppid;
-      image->image_start_ns = chunk->image_start_ns;
+      image->pid = layout->pid;
+      image->ppid = layout->ppid;
+      image->image_start_ns = layout->image_start_ns;
       g_ptr_array_add (self->images, image);
       g_hash_table_insert (self->images_by_key, g_steal_pointer (&key), image);
     }
-  if (chunk->chunk_seq == 0)
+  if (layout->chunk_seq == 0)
     image->chunk0 = chunk;
   return image;
 }
@@ -330,6 +377,7 @@ session_try_map (WeftSession *self,
                  const char  *name)
 {
   g_autofree SessionChunk *chunk = NULL;
+  ChunkLayout layout;
   struct stat st;
   void *map;
   int fd;
@@ -347,7 +395,7 @@ session_try_map (WeftSession *self,
   close (fd);
   if (map == MAP_FAILED)
     return NULL;
-  if (!chunk_header_ready (map, st.st_size))
+  if (!chunk_header_ready (self, map, st.st_size, &layout))
     {
       munmap (map, st.st_size);
       return NULL;
@@ -357,8 +405,9 @@ session_try_map (WeftSession *self,
   chunk->name = g_strdup (name);
   chunk->chunk = map;
   chunk->map_bytes = st.st_size;
-  chunk->generations = g_new0 (guint32, chunk->chunk->slot_count);
-  chunk->image = session_image_for (self, chunk->chunk);
+  chunk->layout = layout;
+  chunk->generations = g_new0 (guint32, layout.slot_count);
+  chunk->image = session_image_for (self, chunk->chunk, &layout);
   return g_steal_pointer (&chunk);
 }
 
@@ -366,10 +415,10 @@ static gint
 compare_chunk_seq (gconstpointer a,
                    gconstpointer b)
 {
-  const SessionChunk *chunk_a = *(SessionChunk * const *) a;
-  const SessionChunk *chunk_b = *(SessionChunk * const *) b;
+  guint32 seq_a = (*(SessionChunk * const *) a)->layout.chunk_seq;
+  guint32 seq_b = (*(SessionChunk * const *) b)->layout.chunk_seq;
 
-  return (gint) chunk_a->chunk->chunk_seq - (gint) chunk_b->chunk->chunk_seq;
+  return seq_a < seq_b ? -1 : seq_a > seq_b;
 }
 
 /* A directory stream of its own: a dup() of dir_fd would share (and leave at
@@ -423,14 +472,17 @@ chunk_slot (SessionChunk *chunk,
             guint32       i)
 {
   return (WeftWireSlot *) ((char *) chunk->chunk
-                           + weft_wire_slot_offset (chunk->chunk->header_bytes,
-                                                    chunk->chunk->slot_bytes, i));
+                           + weft_wire_slot_offset (chunk->layout.header_bytes,
+                                                    chunk->layout.slot_bytes, i));
 }
 
 /* Delivers the records between tail and head. A record whose size is not
  * plausible means the ring is damaged (a writer killed mid-record cannot do
  * that: head moves only after the record is complete); we skip to head and
- * count it rather than guess. */
+ * count it rather than guess. Each record is handed on as a copy whose
+ * header is the one we checked: the program may rewrite its ring while we
+ * read it, and a size it changed after our check must not make anyone read
+ * past the ring. */
 static guint
 drain_ring (WeftSession           *self,
             SessionChunk          *chunk,
@@ -438,7 +490,7 @@ drain_ring (WeftSession           *self,
             WeftSessionRecordFunc  record_func,
             gpointer               user_data)
 {
-  const guint32 ring_bytes = chunk->chunk->ring_bytes;
+  const guint32 ring_bytes = chunk->layout.ring_bytes;
   const char *ring = (const char *) (slot + 1);
   guint64 head = atomic_load_explicit (&slot->head, memory_order_acquire);
   guint64 tail = atomic_load_explicit (&slot->tail, memory_order_relaxed);
@@ -452,26 +504,31 @@ drain_ring (WeftSession           *self,
   while (tail < head)
     {
       guint64 offset = tail % ring_bytes;
-      const WeftRecHeader *record = (const WeftRecHeader *) (ring + offset);
+      guint64 raw;
+      WeftRecHeader header;
 
       if (ring_bytes - offset < sizeof (WeftRecHeader))
         {
           tail += ring_bytes - offset;
           continue;
         }
-      if (record->size < sizeof (WeftRecHeader) || record->size % 8 != 0
-          || record->size > ring_bytes - offset || record->size > head - tail)
+      raw = *(const volatile guint64 *) (ring + offset);
+      memcpy (&header, &raw, sizeof header);
+      if (header.size < sizeof (WeftRecHeader) || header.size % 8 != 0
+          || header.size > ring_bytes - offset || header.size > head - tail)
         {
           self->corrupt_records++;
           tail = head;
           break;
         }
-      if (record->type != WEFT_REC_PAD)
+      if (header.type != WEFT_REC_PAD)
         {
-          record_func (chunk->image, record, user_data);
+          memcpy (self->record, ring + offset, header.size);
+          memcpy (self->record, &header, sizeof header);
+          record_func (chunk->image, (const WeftRecHeader *) self->record, user_data);
           delivered++;
         }
-      tail += record->size;
+      tail += header.size;
     }
   atomic_store_explicit (&slot->tail, tail, memory_order_release);
   return delivered;
@@ -487,7 +544,7 @@ drain_chunk (WeftSession           *self,
 {
   guint delivered = 0;
 
-  for (guint32 i = 0; i < chunk->chunk->slot_count; i++)
+  for (guint32 i = 0; i < chunk->layout.slot_count; i++)
     {
       WeftWireSlot *slot = chunk_slot (chunk, i);
       guint32 state = atomic_load_explicit (&slot->state, memory_order_acquire);
@@ -582,6 +639,7 @@ weft_session_free (WeftSession *self)
   g_clear_pointer (&self->known, g_hash_table_unref);
   g_clear_pointer (&self->images_by_key, g_hash_table_unref);
   g_clear_pointer (&self->images, g_ptr_array_unref);
+  g_free (self->record);
   g_free (self->path);
   g_free (self);
 }

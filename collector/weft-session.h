@@ -23,7 +23,9 @@ typedef struct
   const WeftWireChunk *chunk0;   /* header of the image's chunk 0 (exe, cmdline, exit) */
 } WeftSessionImage;
 
-/* Called for each record. `record` points into shared memory and is valid only
+/* Called for each record. `record` is a copy of the ring's record whose
+ * header (type, size) is the one the reader checked, so record->size bytes
+ * may be read whatever the program does to its ring meanwhile; valid only
  * during the call. */
 typedef void (*WeftSessionRecordFunc) (const WeftSessionImage *image,
                                        const WeftRecHeader    *record,
