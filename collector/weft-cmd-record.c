@@ -18,6 +18,7 @@
 
 #include "weft-agent-path.h"
 #include "weft-commands.h"
+#include "weft-text.h"
 #include "weft-reach.h"
 #include "weft-sched.h"
 #include "weft-session.h"
@@ -510,7 +511,8 @@ print_uninstrumented (const WeftWriterSummary *summary)
 
   for (guint i = 0; i < MIN (summary->uninstrumented->len, max_lines); i++)
     {
-      const char *line = summary->uninstrumented->pdata[i];
+      const char *raw = summary->uninstrumented->pdata[i];
+      g_autofree char *line = weft_text_escape (raw);   /* names the program's own exe */
 
       fprintf (stderr, "weft record: %s; %s\n", line,
                g_str_has_suffix (line, WEFT_REACH_SECURE)

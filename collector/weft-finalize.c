@@ -10,6 +10,7 @@
 #include "weft-gil.h"
 #include "weft-reach.h"
 #include "weft-symbols.h"
+#include "weft-text.h"
 #include "weft-writer-private.h"
 
 typedef struct
@@ -746,7 +747,12 @@ write_gil (WeftWriter *self)
     return;
   weft_gil_recognize (self->trace, warnings, NULL, &self->error);
   for (guint i = 0; i < warnings->len; i++)
-    fprintf (stderr, "weft record: %s\n", (const char *) warnings->pdata[i]);
+    {
+      /* They quote module paths from the program's records. */
+      g_autofree char *line = weft_text_escape (warnings->pdata[i]);
+
+      fprintf (stderr, "weft record: %s\n", line);
+    }
 }
 
 gboolean

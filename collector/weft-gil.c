@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "weft-gil.h"
+#include "weft-reach.h"
 
 /* Offsets from gil->cond, the part every take_gil waits on. */
 #define GIL_STRUCT_FROM_COND  (-0x20)
@@ -161,7 +162,7 @@ read_py_version (const char *path,
   Elf *elf;
   int fd;
 
-  if ((fd = open (path, O_RDONLY | O_CLOEXEC)) < 0)
+  if ((fd = weft_open_regular_file (path)) < 0)
     return FALSE;
   elf_version (EV_CURRENT);
   if ((elf = elf_begin (fd, ELF_C_READ, NULL)) == NULL)

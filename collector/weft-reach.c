@@ -130,6 +130,23 @@ file_is_secure (const char        *path,
   return statvfs (path, &vfs) != 0 || (vfs.f_flag & ST_NOSUID) == 0;
 }
 
+int
+weft_open_regular_file (const char *path)
+{
+  int fd = open (path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  struct stat st;
+
+  if (fd < 0)
+    return -1;
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode))
+    {
+      close (fd);
+      errno = EINVAL;
+      return -1;
+    }
+  return fd;
+}
+
 gboolean
 weft_reach_check_file (const char   *path,
                        const char  **reason)
@@ -138,7 +155,7 @@ weft_reach_check_file (const char   *path,
   int interp;
   int fd;
 
-  fd = open (path, O_RDONLY | O_CLOEXEC);
+  fd = weft_open_regular_file (path);
   if (fd < 0)
     return FALSE;
   interp = fstat (fd, &st) == 0 ? elf_has_interp (fd) : -1;

@@ -31,4 +31,10 @@ gboolean weft_reach_check_pid  (gint32        pid,
 gboolean weft_reach_check_file (const char   *path,
                                 const char  **reason);
 
+/* Opens path read-only if it is a regular file, without ever blocking (a
+ * FIFO or device named by a traced program's records must not hang weft).
+ * Returns the fd (O_CLOEXEC), or -1 with errno set (EINVAL: not a regular
+ * file). */
+int      weft_open_regular_file (const char *path);
+
 G_END_DECLS

@@ -7,7 +7,9 @@
  */
 #include <elfutils/libdwfl.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "weft-reach.h"
 #include "weft-symbols.h"
 
 typedef struct
@@ -79,14 +81,23 @@ static ModuleEntry *
 module_open (const char *path)
 {
   ModuleEntry *entry = g_new0 (ModuleEntry, 1);
-  Dwfl *dwfl = dwfl_begin (&offline_callbacks);
+  int fd = weft_open_regular_file (path);
+  Dwfl *dwfl;
   Dwfl_Module *module;
 
-  if (dwfl == NULL)
+  /* The path comes from the traced program: never let libdw open a FIFO. */
+  if (fd < 0)
     return entry;
+  if ((dwfl = dwfl_begin (&offline_callbacks)) == NULL)
+    {
+      close (fd);
+      return entry;
+    }
 
   dwfl_report_begin (dwfl);
-  module = dwfl_report_elf (dwfl, path, path, -1, 0, false);
+  module = dwfl_report_elf (dwfl, path, path, fd, 0, false);   /* takes fd on success */
+  if (module == NULL)
+    close (fd);
   if (module == NULL || dwfl_report_end (dwfl, NULL, NULL) != 0)
     {
       g_debug ("weft: cannot read symbols of %s: %s", path, dwfl_errmsg (-1));

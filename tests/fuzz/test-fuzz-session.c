@@ -32,9 +32,7 @@
  * huge sparse chunk, a process name with terminal escapes, MODULE and EXEC
  * paths naming a FIFO; and, with the session reader compiled into this
  * test, a program that rewrites its chunk header and records while the
- * collector reads them (a live recording). Known bugs outside the session
- * reader and writer make their case a TODO (g_test_incomplete) instead of a
- * failure, so the case starts to count once they are fixed.
+ * collector reads them (a live recording).
  *
  * The seeds are fixed (case i uses seed i): a failure is reproducible with
  * -p /fuzz/session/mutate/<i>. 40 cases by default, 1000 under -m perf;
@@ -1342,8 +1340,7 @@ mutate_once (const char *session,
 /* ---------------------------------------------------------------------- */
 /* The checks. */
 
-/* Failures a crafted case knows of, from bugs outside the session reader:
- * they make the case incomplete (a TODO) rather than failed. */
+/* What a crafted case checks itself, after the common checks. */
 typedef struct
 {
   gboolean hung;      /* took longer than its time limit */
@@ -1789,12 +1786,10 @@ test_hostile_path (gconstpointer data)
   put_wait (&ring, WEFT_WAIT_MUTEX, WEFT_OBJ_MUTEX, 0x6000, T0_NS + 1000, 1000, 1, 0, WEFT_RESULT_OK);
   put_exec (&ring, T0_NS + 5000, 0, (hostile & HOSTILE_EXEC) ? fifo : "/nonexistent/program");
   chunk_write (&c, session, "p4300-1000000000100-0.chunk");
-  /* Known: weft-reach.c and weft-symbols.c open such paths with a plain
-   * open(), which waits for a writer. Until they do not, this is a TODO. */
+  /* A plain open() of a FIFO waits for a writer: weft opens such paths with
+   * weft_open_regular_file(). A hang fails the case (after 5 s). */
   recover_and_check_within (session, out, 5, &known);
-  if (known.hung)
-    g_test_incomplete ("weft record --recover blocks opening a FIFO named by a record"
-                       " (weft-reach.c, weft-symbols.c: open without O_NONBLOCK)");
+  g_assert_false (known.hung);
   if (writer >= 0)
     close (writer);
   remove_tree (session);
@@ -1855,11 +1850,8 @@ test_hostile_exe_name (void)
   put_thread (&ring, WEFT_REC_THREAD_START, T0_NS + 200, 0, NULL);
   put_exec (&ring, T0_NS + 5000, 0, "/nonexistent/program");
   chunk_write (&c, session, "p4400-1000000000100-0.chunk");
-  /* Known: weft-cmd-record.c prints that line without weft_text_escape(). */
   recover_and_check_within (session, out, TIMEOUT_S, &known);
-  if (known.unclear)
-    g_test_incomplete ("weft record prints a process name from shared memory with its control"
-                       " characters (weft-cmd-record.c, print_uninstrumented)");
+  g_assert_false (known.unclear);
   remove_tree (session);
   g_unlink (out);
 }
