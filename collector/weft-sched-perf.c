@@ -106,6 +106,7 @@ typedef struct
   GArray     *rings;     /* of Ring */
   GArray     *records;   /* of Record, reused by every poll */
   GHashTable *running;   /* &Running.key -> Running (owned) */
+  GHashTable *leader_gone; /* pids whose main thread exited: an exec may be under way */
   guint8     *scratch;   /* a record that wraps around the ring end */
   guint64     seq;
 } WeftSchedPerf;
@@ -169,6 +170,40 @@ stop_running (WeftSchedPerf *self,
   g_hash_table_remove (self->running, &running->key);
 }
 
+/* An exec by a thread other than the main one: the kernel ends the main
+ * thread (its EXIT comes first) and gives the exec'ing thread the pid as its
+ * tid, so its records from then on (switches, the COMM of the exec) carry
+ * the pid, and its slice begun under its old tid would never end. A task of
+ * this process running on this CPU under another tid is that thread: end its
+ * slice here, and the thread itself (no EXIT ever comes for the old tid). */
+static void
+end_exec_thread (WeftSchedPerf *self,
+                 const Record  *rec,
+                 WeftSchedFunc  func,
+                 gpointer       user_data)
+{
+  GHashTableIter iter;
+  Running *running;
+
+  if (rec->tid != rec->pid)
+    return;
+  g_hash_table_iter_init (&iter, self->running);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &running))
+    if (running->cpu == rec->cpu && running->pid == rec->pid && running->tid != rec->tid)
+      {
+        WeftSchedEvent event = {
+          .type = WEFT_SCHED_EXIT,
+          .pid = running->pid,
+          .tid = running->tid,
+          .time_ns = rec->time_ns,
+        };
+
+        emit_slice (running, rec->time_ns, FALSE, func, user_data);
+        g_hash_table_iter_remove (&iter);
+        func (&event, user_data);
+      }
+}
+
 static void
 process_switch (WeftSchedPerf *self,
                 const Record  *rec,
@@ -176,6 +211,12 @@ process_switch (WeftSchedPerf *self,
                 gpointer       user_data)
 {
   Running *running = lookup_running (self, rec->cpu, rec->tid);
+
+  /* The pid switching on a CPU where another thread of its process runs,
+   * after its main thread exited: the exec'ing thread under its new tid. */
+  if (running == NULL && rec->tid == rec->pid
+      && g_hash_table_contains (self->leader_gone, GINT_TO_POINTER (rec->pid)))
+    end_exec_thread (self, rec, func, user_data);
 
   if (rec->misc & PERF_RECORD_MISC_SWITCH_OUT)
     {
@@ -213,6 +254,9 @@ process_exit (WeftSchedPerf *self,
   };
   Running *running = lookup_running (self, rec->cpu, rec->tid);
 
+  if (rec->tid == rec->pid)
+    g_hash_table_add (self->leader_gone, GINT_TO_POINTER (rec->pid));
+
   /* The exiting task can be preempted between the kernel detaching our
    * events and writing EXIT, and so write EXIT on another CPU. */
   if (running == NULL)
@@ -235,40 +279,6 @@ process_exit (WeftSchedPerf *self,
       stop_running (self, running);
     }
   func (&event, user_data);
-}
-
-/* An exec by a thread other than the main one: the kernel gives the
- * exec'ing thread the pid as its tid, so its records after the exec (this
- * COMM among them) carry the pid, and its slice begun under its old tid on
- * this CPU would never end. A task of this process running here under
- * another tid is that thread: end its slice at the exec, and the thread
- * itself (no EXIT ever comes for the old tid). */
-static void
-end_exec_thread (WeftSchedPerf *self,
-                 const Record  *rec,
-                 WeftSchedFunc  func,
-                 gpointer       user_data)
-{
-  GHashTableIter iter;
-  Running *running;
-
-  if (rec->tid != rec->pid)
-    return;
-  g_hash_table_iter_init (&iter, self->running);
-  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &running))
-    if (running->cpu == rec->cpu && running->pid == rec->pid && running->tid != rec->tid)
-      {
-        WeftSchedEvent event = {
-          .type = WEFT_SCHED_EXIT,
-          .pid = running->pid,
-          .tid = running->tid,
-          .time_ns = rec->time_ns,
-        };
-
-        emit_slice (running, rec->time_ns, FALSE, func, user_data);
-        g_hash_table_iter_remove (&iter);
-        func (&event, user_data);
-      }
 }
 
 static void
@@ -307,7 +317,10 @@ process_record (WeftSchedPerf *self,
       event.time_ns = rec->time_ns;
       memcpy (event.comm, rec->comm, sizeof event.comm);
       if (event.exec)
-        end_exec_thread (self, rec, func, user_data);
+        {
+          end_exec_thread (self, rec, func, user_data);
+          g_hash_table_remove (self->leader_gone, GINT_TO_POINTER (rec->pid));
+        }
       if (event.exec && lookup_running (self, rec->cpu, rec->tid) == NULL)
         start_running (self, rec);
       func (&event, user_data);
@@ -549,6 +562,7 @@ weft_sched_perf_free (WeftSched *sched)
   g_array_unref (self->rings);
   g_array_unref (self->records);
   g_hash_table_unref (self->running);
+  g_hash_table_unref (self->leader_gone);
   g_free (self->scratch);
   g_free (self);
 }
@@ -775,6 +789,7 @@ weft_sched_new_perf_sized (pid_t     pid,
   self->rings = g_array_new (FALSE, TRUE, sizeof (Ring));
   self->records = g_array_new (FALSE, FALSE, sizeof (Record));
   self->running = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, g_free);
+  self->leader_gone = g_hash_table_new (g_direct_hash, g_direct_equal);
   self->scratch = g_malloc (G_MAXUINT16 + 1);
 
   if (!open_events (self, error) || !map_rings (self, ring_data_bytes, error))
