@@ -1,6 +1,8 @@
 /* weft-timeline.c — the timeline widget (weft-timeline.h). */
 #include <math.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "weft-timeline.h"
 
@@ -13,13 +15,36 @@
 #define THREAD_H     18
 #define LANE_GAP     2
 #define N_RULER_TEXT 48
+#define CHART_TOP    (RULER_H + 8)            /* the chart's plot area, y */
+#define CHART_BOTTOM (RULER_H + CHART_H - 6)  /* its zero line (the axis is the row below) */
+#define CHART_ROWS   (CHART_BOTTOM - CHART_TOP + 1)
+
+/* What snapshot() paints of a raster, made with it in the worker: one
+ * texture per lane, a row of texels per pixel column, which GSK stretches to
+ * the lane's height (and, while a new raster is being computed, to the
+ * zoomed span), and one for the chart. The GL renderer uploads a texture
+ * once and reuses it for every frame that draws it, so a frame costs a
+ * quad per lane instead of a rectangle per run of columns. */
+typedef struct
+{
+  WeftViewRaster *raster;
+  GdkTexture     *chart;     /* columns × CHART_ROWS */
+  guint           n_cpus;
+  GdkTexture    **cpu;       /* n_cpus rows of thread colours; NULL when idle throughout */
+  guint           n_threads;
+  GdkTexture    **thread;    /* n_threads rows of state colours; NULL when not alive */
+  gboolean       *thread_opaque; /* n_threads: the row has no transparent texel */
+  GdkTexture    **lock_bar;  /* n_threads; the outlines of the highlighted lock's */
+  GdkTexture    **lock_edge; /* waits (top and bottom bars, left and right edges); NULL without */
+} Picture;
 
 struct _WeftTimeline
 {
   GtkWidget       parent_instance;
 
   WeftViewData   *data;
-  WeftViewRaster *raster;
+  WeftViewRaster *raster;        /* what is painted (hit-testing reads it) */
+  Picture        *picture;       /* raster's textures */
   gint64          view_start_ns;
   gint64          view_end_ns;
   gboolean        computing;     /* a raster job is running */
@@ -30,8 +55,14 @@ struct _WeftTimeline
   PangoLayout   **process_labels;/* n_processes */
   PangoLayout    *legend[WEFT_N_STATES + 1];
   PangoLayout    *cpu_label;
+  PangoLayout    *cpu_count;     /* "4 CPUs" on the chart's line */
   PangoLayout    *thread_section;
   PangoLayout    *ruler_text[N_RULER_TEXT];
+
+  GtkAdjustment  *vadjustment;   /* of the scrolled window around it, or NULL */
+  gulong          vadjustment_handlers[2];
+  double          visible_y0;    /* the part of it on screen, set by snapshot() */
+  double          visible_y1;
 
   double          pointer_x;
   gboolean        has_selection;
@@ -154,6 +185,7 @@ clear_labels (WeftTimeline *self)
   g_clear_pointer (&self->thread_labels, g_free);
   g_clear_pointer (&self->process_labels, g_free);
   g_clear_object (&self->cpu_label);
+  g_clear_object (&self->cpu_count);
   g_clear_object (&self->thread_section);
 }
 
@@ -162,6 +194,7 @@ build_labels (WeftTimeline *self)
 {
   WeftViewData *d = self->data;
   g_autofree char *cpus = g_strdup_printf ("CPUs (%u)", d->cpus);
+  g_autofree char *cpus_line = g_strdup_printf ("%u CPU%s", d->cpus, d->cpus == 1 ? "" : "s");
   g_autofree char *threads = g_strdup_printf ("Threads (%u in %u process%s)", d->n_threads,
                                               d->n_processes, d->n_processes == 1 ? "" : "es");
 
@@ -182,7 +215,253 @@ build_labels (WeftTimeline *self)
       self->process_labels[i] = make_label (self, text, 700, TRUE);
     }
   self->cpu_label = make_label (self, cpus, LABEL_W - 10, TRUE);
+  self->cpu_count = make_label (self, cpus_line, 200, FALSE);
+  {
+    PangoAttrList *attrs = pango_attr_list_new ();
+
+    pango_attr_list_insert (attrs, pango_attr_scale_new (PANGO_SCALE_SMALL));
+    pango_layout_set_attributes (self->cpu_count, attrs);
+    pango_attr_list_unref (attrs);
+  }
   self->thread_section = make_label (self, threads, 600, TRUE);
+}
+
+/* Pictures: a raster made into textures (any thread) */
+
+static void
+picture_free (Picture *p)
+{
+  if (p == NULL)
+    return;
+  for (guint i = 0; i < p->n_cpus; i++)
+    g_clear_object (&p->cpu[i]);
+  for (guint i = 0; i < p->n_threads; i++)
+    {
+      g_clear_object (&p->thread[i]);
+      g_clear_object (&p->lock_bar[i]);
+      g_clear_object (&p->lock_edge[i]);
+    }
+  g_free (p->cpu);
+  g_free (p->thread);
+  g_free (p->thread_opaque);
+  g_free (p->lock_bar);
+  g_free (p->lock_edge);
+  g_clear_object (&p->chart);
+  g_clear_pointer (&p->raster, weft_view_raster_unref);
+  g_free (p);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Picture, picture_free)
+
+/* Premultiplied BGRA bytes: cairo's own format on little-endian machines
+ * (the cairo renderer then copies a texture without converting it), and
+ * one that desktop GL uploads as it is. */
+static inline guint32
+texel (WeftRgb c,
+       guint8  alpha)
+{
+  guint8 px[4] = { c.b * alpha / 255, c.g * alpha / 255, c.r * alpha / 255, alpha };
+  guint32 v;
+
+  memcpy (&v, px, 4);
+  return v;
+}
+
+/* Takes pixels (width × height texels). */
+static GdkTexture *
+texture_take (guint32 *pixels,
+              guint    width,
+              guint    height)
+{
+  g_autoptr(GBytes) bytes = g_bytes_new_take (pixels, (gsize) width * height * 4);
+
+  return gdk_memory_texture_new ((int) width, (int) height, GDK_MEMORY_B8G8R8A8_PREMULTIPLIED,
+                                 bytes, (gsize) width * 4);
+}
+
+/* The chart's scale, px per thread: the larger of the CPU count and the
+ * highest concurrency fits, with a margin. */
+static double
+chart_scale (WeftViewData *d)
+{
+  double ymax = MAX ((double) d->cpus, (double) d->max_concurrency) * 1.08;
+
+  return (CHART_BOTTOM - CHART_TOP) / MAX (ymax, 1);
+}
+
+static inline void
+blend (guint32 *dst,
+       WeftRgb  c,
+       double   alpha)
+{
+  guint8 *px = (guint8 *) dst;
+
+  px[0] = (guint8) (px[0] + (c.b - px[0]) * alpha);
+  px[1] = (guint8) (px[1] + (c.g - px[1]) * alpha);
+  px[2] = (guint8) (px[2] + (c.r - px[2]) * alpha);
+}
+
+/* The stacked areas, one texel column per raster column: per layer, from
+ * the sum of the layers below to that plus its own mean; over them the
+ * dashed line at the CPU count, and the axis in the last row. */
+static GdkTexture *
+chart_texture (WeftViewData   *d,
+               WeftViewRaster *r)
+{
+  static const WeftState stack[] = {
+    WEFT_STATE_RUNNING, WEFT_STATE_RUNNABLE, WEFT_STATE_LOCK, WEFT_STATE_SYNC,
+    WEFT_STATE_IO, WEFT_STATE_BLOCKED,
+  };
+  const WeftRgb background = { 247, 247, 250 }, axis = { 128, 128, 140 };
+  guint32 *px = g_new (guint32, (gsize) r->columns * CHART_ROWS);
+  double scale = chart_scale (d);
+  int line = (int) round (CHART_BOTTOM - d->cpus * scale);
+
+  for (gsize i = 0; i < (gsize) r->columns * (CHART_ROWS - 1); i++)
+    px[i] = texel (background, 255);
+  for (guint col = 0; col < r->columns; col++)
+    {
+      const float *v = &r->chart[col * WEFT_N_STATES];
+      double lower = 0;
+
+      for (guint k = 0; k < G_N_ELEMENTS (stack); k++)
+        {
+          double upper = lower + v[stack[k]];
+          int ylo = MIN ((int) round (CHART_BOTTOM - lower * scale), CHART_BOTTOM);
+          int yhi = MAX ((int) round (CHART_BOTTOM - upper * scale), CHART_TOP);
+          guint32 c = texel (weft_palette_states[stack[k]], 255);
+
+          for (int y = yhi; y < ylo; y++)
+            px[(gsize) (y - CHART_TOP) * r->columns + col] = c;
+          lower = upper;
+        }
+      /* A 1.5 px line, dashed 6 on, 3 off from the plot's left edge. */
+      if (col % 9 < 6)
+        for (int y = line - 1; y <= line + 1; y++)
+          if (y >= CHART_TOP && y < CHART_BOTTOM)
+            blend (&px[(gsize) (y - CHART_TOP) * r->columns + col], weft_palette_cpu_line,
+                   y == line ? 1.0 : 0.25);
+      px[(gsize) (CHART_ROWS - 1) * r->columns + col] = texel (axis, 255);
+    }
+  return texture_take (px, r->columns, CHART_ROWS);
+}
+
+/* One row per CPU, coloured by the thread on it; NULL when idle throughout. */
+static GdkTexture *
+cpu_texture (WeftViewRaster *r,
+             guint           cpu)
+{
+  const gint32 *row = &r->cpu_thread[(gsize) cpu * r->columns];
+  guint32 *px = NULL;
+
+  for (guint col = 0; col < r->columns; col++)
+    if (row[col] >= 0)
+      {
+        if (px == NULL)
+          px = g_new0 (guint32, r->columns);
+        /* Neighbours share a colour: look it up once per run. */
+        px[col] = col > 0 && row[col] == row[col - 1] ? px[col - 1]
+                                                      : texel (weft_palette_thread ((guint) row[col]), 255);
+      }
+  return px != NULL ? texture_take (px, r->columns, 1) : NULL;
+}
+
+/* One row per thread, coloured by state; NULL when not alive in the span.
+ * *opaque: alive in every column (it then covers the background: see
+ * draw_background()). */
+static GdkTexture *
+thread_texture (WeftViewRaster *r,
+                guint           thread,
+                gboolean       *opaque)
+{
+  const guint8 *row = &r->thread_state[(gsize) thread * r->columns];
+  guint32 colors[WEFT_N_STATES];
+  guint32 *px = NULL;
+
+  *opaque = TRUE;
+  for (guint s = 0; s < WEFT_N_STATES; s++)
+    colors[s] = texel (weft_palette_states[s], 255);
+  for (guint col = 0; col < r->columns; col++)
+    if (row[col] < WEFT_N_STATES)
+      {
+        if (px == NULL)
+          px = g_new0 (guint32, r->columns);
+        px[col] = colors[row[col]];
+      }
+    else
+      *opaque = FALSE;
+  return px != NULL ? texture_take (px, r->columns, 1) : NULL;
+}
+
+/* The outlines of the runs of columns where the highlighted lock was waited
+ * for, as two rows: the bars above and below a run reach one column past
+ * each end, the edges are the two columns around each end. */
+static void
+lock_textures (WeftViewRaster *r,
+               guint           thread,
+               GdkTexture    **bar,
+               GdkTexture    **edge)
+{
+  const WeftRgb ink = { 255, 214, 0 };
+  const guint8 *row = &r->thread_lock[(gsize) thread * r->columns];
+  guint32 *bars = NULL, *edges = NULL, c = texel (ink, 255);
+  guint n = r->columns;
+
+  for (guint col = 0; col < n;)
+    {
+      guint end = col + 1;
+
+      if (!row[col])
+        {
+          col++;
+          continue;
+        }
+      while (end < n && row[end])
+        end++;
+      if (bars == NULL)
+        {
+          bars = g_new0 (guint32, n);
+          edges = g_new0 (guint32, n);
+        }
+      for (guint i = col > 0 ? col - 1 : 0; i <= end && i < n; i++)
+        bars[i] = c;
+      if (col > 0)
+        edges[col - 1] = c;
+      edges[col] = c;
+      edges[end - 1] = c;
+      if (end < n)
+        edges[end] = c;
+      col = end;
+    }
+  *bar = bars != NULL ? texture_take (bars, n, 1) : NULL;
+  *edge = edges != NULL ? texture_take (edges, n, 1) : NULL;
+}
+
+/* Makes the textures of raster r of d (a reference is taken). Any thread. */
+static Picture *
+picture_new (WeftViewData   *d,
+             WeftViewRaster *r)
+{
+  Picture *p = g_new0 (Picture, 1);
+
+  p->raster = weft_view_raster_ref (r);
+  p->chart = chart_texture (d, r);
+  p->n_cpus = r->n_cpus;
+  p->cpu = g_new0 (GdkTexture *, MAX (r->n_cpus, 1));
+  for (guint c = 0; c < r->n_cpus; c++)
+    p->cpu[c] = cpu_texture (r, c);
+  p->n_threads = r->n_threads;
+  p->thread = g_new0 (GdkTexture *, MAX (r->n_threads, 1));
+  p->thread_opaque = g_new0 (gboolean, MAX (r->n_threads, 1));
+  p->lock_bar = g_new0 (GdkTexture *, MAX (r->n_threads, 1));
+  p->lock_edge = g_new0 (GdkTexture *, MAX (r->n_threads, 1));
+  for (guint t = 0; t < r->n_threads; t++)
+    {
+      p->thread[t] = thread_texture (r, t, &p->thread_opaque[t]);
+      if (r->thread_lock != NULL)
+        lock_textures (r, t, &p->lock_bar[t], &p->lock_edge[t]);
+    }
+  return p;
 }
 
 /* Raster jobs */
@@ -205,18 +484,37 @@ raster_job_free (gpointer p)
   g_free (job);
 }
 
+/* The raster thread: one for the process, at a lower priority (nice 10)
+ * than the main thread and the renderer's, so that while the user pans and
+ * zooms (a raster per step, each outdated by the time it is ready) the
+ * frames come first on a busy machine and rasters take what is left. */
 static void
-raster_thread_func (GTask        *task,
-                    gpointer      source,
-                    gpointer      task_data,
-                    GCancellable *cancellable)
+raster_thread_func (gpointer data,
+                    gpointer user_data)
 {
-  RasterJob *job = task_data;
+  static __thread gboolean lowered;
+  g_autoptr(GTask) task = data;
+  RasterJob *job = g_task_get_task_data (task);
+  g_autoptr(WeftViewRaster) raster = NULL;
 
-  g_task_return_pointer (task,
-                         weft_view_raster_new_full (job->data, job->start_ns, job->end_ns,
-                                                    job->columns, job->lock),
-                         (GDestroyNotify) weft_view_raster_unref);
+  if (!lowered)
+    {
+      lowered = TRUE;
+      /* Linux: the nice value of this thread only. */
+      setpriority (PRIO_PROCESS, (id_t) gettid (), 10);
+    }
+  raster = weft_view_raster_new_full (job->data, job->start_ns, job->end_ns, job->columns, job->lock);
+  g_task_return_pointer (task, picture_new (job->data, raster), (GDestroyNotify) picture_free);
+}
+
+static void
+run_raster_job (GTask *task)
+{
+  static GThreadPool *pool;
+
+  if (g_once_init_enter (&pool))
+    g_once_init_leave (&pool, g_thread_pool_new (raster_thread_func, NULL, 1, TRUE, NULL));
+  g_thread_pool_push (pool, task, NULL);
 }
 
 static guint
@@ -237,24 +535,31 @@ weft_timeline_is_settled (WeftTimeline *self)
          && gtk_widget_get_width (GTK_WIDGET (self)) > 0;
 }
 
+/* Paints picture from now on (taking it; NULL: nothing). */
+static void
+set_picture (WeftTimeline *self,
+             Picture      *picture)
+{
+  g_clear_pointer (&self->picture, picture_free);
+  g_clear_pointer (&self->raster, weft_view_raster_unref);
+  self->picture = picture;
+  if (picture != NULL)
+    self->raster = weft_view_raster_ref (picture->raster);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
 static void
 raster_done (GObject      *source,
              GAsyncResult *result,
              gpointer      user_data)
 {
   WeftTimeline *self = WEFT_TIMELINE (source);
-  WeftViewRaster *raster = g_task_propagate_pointer (G_TASK (result), NULL);
+  g_autoptr(Picture) picture = g_task_propagate_pointer (G_TASK (result), NULL);
   RasterJob *job = g_task_get_task_data (G_TASK (result));
 
   self->computing = FALSE;
-  if (raster != NULL && job->data == self->data)
-    {
-      g_clear_pointer (&self->raster, weft_view_raster_unref);
-      self->raster = raster;
-      gtk_widget_queue_draw (GTK_WIDGET (self));
-    }
-  else
-    g_clear_pointer (&raster, weft_view_raster_unref);
+  if (picture != NULL && job->data == self->data)
+    set_picture (self, g_steal_pointer (&picture));
 
   if (weft_timeline_is_settled (self))
     g_signal_emit (self, signals[SETTLED], 0);
@@ -283,7 +588,7 @@ request_raster (WeftTimeline *self)
   task = g_task_new (self, NULL, raster_done, NULL);
   g_task_set_source_tag (task, request_raster);
   g_task_set_task_data (task, job, raster_job_free);
-  g_task_run_in_thread (task, raster_thread_func);
+  run_raster_job (g_steal_pointer (&task));
 }
 
 /* Public */
@@ -298,7 +603,7 @@ weft_timeline_set_data (WeftTimeline *self,
   gint64 view_start = self->view_start_ns, view_end = self->view_end_ns;
 
   clear_labels (self);
-  g_clear_pointer (&self->raster, weft_view_raster_unref);
+  set_picture (self, NULL);
   g_clear_pointer (&self->data, weft_view_data_unref);
   self->has_selection = FALSE;
   self->lock = -1;
@@ -309,9 +614,10 @@ weft_timeline_set_data (WeftTimeline *self,
       self->cpu_h = data->cpus <= 16 ? 12 : data->cpus <= 64 ? 6 : 3;
       self->view_start_ns = keep_view ? view_start : data->start_ns;
       self->view_end_ns = keep_view ? view_end : data->end_ns;
-      /* A preview comes with its raster; the real one replaces it. */
+      /* A preview comes with its raster (small: one sample per column);
+       * the real one replaces it. */
       if (data->preview != NULL)
-        self->raster = weft_view_raster_ref (data->preview);
+        set_picture (self, picture_new (data, data->preview));
       build_labels (self);
     }
   gtk_widget_queue_resize (GTK_WIDGET (self));
@@ -612,6 +918,31 @@ weft_timeline_print_layout (WeftTimeline *self,
 
 /* Painting */
 
+/* The rows of the widget on screen: all of it, or what the scrolled window
+ * around it shows (its child is placed at minus the adjustment's value). */
+static void
+update_visible (WeftTimeline *self)
+{
+  double height = gtk_widget_get_height (GTK_WIDGET (self));
+
+  self->visible_y0 = 0;
+  self->visible_y1 = height;
+  if (self->vadjustment != NULL && gtk_adjustment_get_page_size (self->vadjustment) > 0)
+    {
+      self->visible_y0 = CLAMP (gtk_adjustment_get_value (self->vadjustment), 0, height);
+      self->visible_y1 = CLAMP (self->visible_y0 + gtk_adjustment_get_page_size (self->vadjustment),
+                                self->visible_y0, height);
+    }
+}
+
+static gboolean
+is_visible (WeftTimeline *self,
+            double        y0,
+            double        y1)
+{
+  return y1 > self->visible_y0 && y0 < self->visible_y1;
+}
+
 static void
 draw_text (GtkSnapshot *snapshot,
            PangoLayout *layout,
@@ -667,9 +998,9 @@ format_time (char   *buf,
 
 static void
 draw_ruler (WeftTimeline *self,
-            GtkSnapshot  *snapshot,
-            int           height)
+            GtkSnapshot  *snapshot)
 {
+  double grid_y0 = MAX (RULER_H - 6, self->visible_y0);
   double ns_per_px = (double) (self->view_end_ns - self->view_start_ns) / plot_w (self);
   gint64 step = nice_step (ns_per_px);
   gint64 origin = self->data->start_ns;
@@ -682,14 +1013,15 @@ draw_ruler (WeftTimeline *self,
       char buf[64];
       int text_w;
 
-      gtk_snapshot_append_color (snapshot, &grid_color,
-                                 &GRAPHENE_RECT_INIT (x, RULER_H - 6, 1, height - RULER_H + 6));
+      if (self->visible_y1 > grid_y0)
+        gtk_snapshot_append_color (snapshot, &grid_color,
+                                   &GRAPHENE_RECT_INIT (x, grid_y0, 1, self->visible_y1 - grid_y0));
       format_time (buf, sizeof buf, t - origin, step);
       if (self->ruler_text[n] == NULL)
         self->ruler_text[n] = gtk_widget_create_pango_layout (GTK_WIDGET (self), NULL);
       pango_layout_set_text (self->ruler_text[n], buf, -1);
       pango_layout_get_pixel_size (self->ruler_text[n], &text_w, NULL);
-      if (x + 3 + text_w <= gtk_widget_get_width (GTK_WIDGET (self)))
+      if (x + 3 + text_w <= gtk_widget_get_width (GTK_WIDGET (self)) && is_visible (self, 0, RULER_H))
         draw_text (snapshot, self->ruler_text[n], x + 3, 2, dim_color);
     }
 }
@@ -722,262 +1054,254 @@ draw_legend (WeftTimeline *self,
   draw_text (snapshot, self->legend[WEFT_N_STATES], 8, y - 1, text_color);
 }
 
-/* The columns of the painted raster (first at x0, px wide) that fall in the
- * plot: a raster computed for a wider span may reach far outside it. */
+/* Where the painted raster's columns go: the first at *x0, *px wide (not
+ * the plot's own when the raster lags the view: it is stretched to where
+ * its span is now). */
 static void
-visible_columns (WeftTimeline *self,
-                 double        x0,
-                 double        px,
-                 guint        *c_lo,
-                 guint        *c_hi)
+raster_geometry (WeftTimeline *self,
+                 double       *x0,
+                 double       *width)
 {
-  guint n = self->raster->columns;
+  WeftViewRaster *r = self->raster;
 
-  *c_lo = (guint) CLAMP (floor ((plot_x0 (self) - x0) / px) - 1, 0, n);
-  *c_hi = (guint) CLAMP (ceil ((plot_x0 (self) + plot_w (self) - x0) / px) + 1, *c_lo, n);
+  *x0 = t_to_x (self, r->start_ns);
+  *width = t_to_x (self, r->end_ns) - *x0;
+}
+
+/* Rows [a, b) of the plot are covered: paints white from *y (the first row
+ * not yet painted nor covered) to a, and moves *y past b (up to y1). */
+static void
+skip_covered (GtkSnapshot *snapshot,
+              double       left,
+              double       right,
+              double      *y,
+              double       y1,
+              double       a,
+              double       b)
+{
+  const GdkRGBA white = { 1, 1, 1, 1 };
+
+  if (a > *y && a < y1)
+    gtk_snapshot_append_color (snapshot, &white, &GRAPHENE_RECT_INIT (left, *y, right - left, a - *y));
+  *y = MAX (*y, MIN (b, y1));
+}
+
+/* White where nothing opaque is painted: the label column and the margin
+ * in full, and in the plot the rows between the chart, the CPU lanes, the
+ * process bands and the lanes of threads alive throughout, which cover the
+ * plot's width when the painted raster does. (With GL on a software
+ * rasterizer, a pixel painted twice costs twice.) */
+static void
+draw_background (WeftTimeline *self,
+                 GtkSnapshot  *snapshot)
+{
+  const GdkRGBA white = { 1, 1, 1, 1 };
+  WeftViewData *d = self->data;
+  double width = gtk_widget_get_width (GTK_WIDGET (self));
+  double left = plot_x0 (self), right = plot_x0 (self) + plot_w (self);
+  double y = self->visible_y0, y1 = self->visible_y1, x0, raster_w;
+
+  gtk_snapshot_append_color (snapshot, &white, &GRAPHENE_RECT_INIT (0, y, left, y1 - y));
+  gtk_snapshot_append_color (snapshot, &white, &GRAPHENE_RECT_INIT (right, y, width - right, y1 - y));
+  if (d != NULL && self->picture != NULL)
+    raster_geometry (self, &x0, &raster_w);
+  if (d != NULL && self->picture != NULL && x0 <= left && x0 + raster_w >= right)
+    {
+      skip_covered (snapshot, left, right, &y, y1, CHART_TOP, CHART_TOP + CHART_ROWS);
+      for (guint c = 0; c < d->cpus; c++)
+        skip_covered (snapshot, left, right, &y, y1, cpus_y (self) + c * self->cpu_h,
+                      cpus_y (self) + (c + 1) * self->cpu_h - 1);
+      for (guint p = 0; p < d->n_processes; p++)
+        {
+          const WeftViewProcess *proc = &d->processes[p];
+          int band = thread_lane_y (self, proc->first_thread) - PROCESS_H;
+
+          skip_covered (snapshot, left, right, &y, y1, band + 1, band + PROCESS_H - 2);
+          for (guint i = proc->first_thread; i < proc->first_thread + proc->n_threads; i++)
+            if (self->picture->thread_opaque[i])
+              skip_covered (snapshot, left, right, &y, y1, thread_lane_y (self, i),
+                            thread_lane_y (self, i) + THREAD_H);
+        }
+    }
+  if (y < y1)
+    gtk_snapshot_append_color (snapshot, &white, &GRAPHENE_RECT_INIT (left, y, right - left, y1 - y));
+}
+
+/* A one-row texture stretched over [x0, x0 + width) × [y, y + h). */
+static void
+draw_row (GtkSnapshot *snapshot,
+          GdkTexture  *texture,
+          double       x0,
+          double       width,
+          double       y,
+          double       h)
+{
+  if (texture != NULL)
+    gtk_snapshot_append_texture (snapshot, texture, &GRAPHENE_RECT_INIT (x0, y, width, h));
+}
+
+static void
+push_plot_clip (WeftTimeline *self,
+                GtkSnapshot  *snapshot,
+                double        y,
+                double        h)
+{
+  gtk_snapshot_push_clip (snapshot, &GRAPHENE_RECT_INIT (plot_x0 (self), y, plot_w (self), h));
 }
 
 static void
 draw_chart (WeftTimeline *self,
             GtkSnapshot  *snapshot)
 {
-  static const WeftState stack[] = {
-    WEFT_STATE_RUNNING, WEFT_STATE_RUNNABLE, WEFT_STATE_LOCK, WEFT_STATE_SYNC,
-    WEFT_STATE_IO, WEFT_STATE_BLOCKED,
-  };
-  WeftViewRaster *r = self->raster;
-  double x0 = t_to_x (self, r->start_ns);
-  double px = (t_to_x (self, r->end_ns) - x0) / r->columns;
-  double top = RULER_H + 8, bottom = RULER_H + CHART_H - 6;
-  double ymax = MAX ((double) self->data->cpus, (double) self->data->max_concurrency) * 1.08;
-  double scale = (bottom - top) / MAX (ymax, 1);
-  guint c_lo, c_hi;
-  cairo_t *cr = gtk_snapshot_append_cairo (snapshot,
-                                           &GRAPHENE_RECT_INIT (plot_x0 (self), RULER_H,
-                                                                plot_w (self), CHART_H));
+  GdkRGBA box = { 1, 1, 1, 0.85 };
+  double x0, width, line = round (CHART_BOTTOM - self->data->cpus * chart_scale (self->data));
+  int text_w, text_h;
+  double lx, ly;
 
-  cairo_set_source_rgb (cr, 0.97, 0.97, 0.98);
-  cairo_rectangle (cr, plot_x0 (self), top, plot_w (self), bottom - top);
-  cairo_fill (cr);
+  raster_geometry (self, &x0, &width);
+  push_plot_clip (self, snapshot, CHART_TOP, CHART_ROWS);
+  gtk_snapshot_append_texture (snapshot, self->picture->chart,
+                               &GRAPHENE_RECT_INIT (x0, CHART_TOP, width, CHART_ROWS));
+  gtk_snapshot_pop (snapshot);
 
-  /* While a new raster is being computed for a zoomed view, the painted
-   * one may reach far outside the plot: path only the visible columns (cairo
-   * would tessellate all of them). */
-  c_lo = (guint) CLAMP (floor ((plot_x0 (self) - x0) / px) - 1, 0, r->columns);
-  c_hi = (guint) CLAMP (ceil ((plot_x0 (self) + plot_w (self) - x0) / px) + 1, c_lo, r->columns);
-
-  /* Layer k spans from the sum of the layers below it to that plus its own
-   * share: per layer, one pixel-aligned box per run of columns of equal
-   * extent, filled at once (rectilinear boxes are cairo's fast path; a
-   * stepped polygon per layer made it tessellate thousands of edges). */
-  for (guint k = 0; k < G_N_ELEMENTS (stack); k++)
-    {
-      WeftRgb c = weft_palette_states[stack[k]];
-      double run_lo = 0, run_hi = 0;
-      guint run_start = c_lo;
-
-      cairo_new_path (cr);
-      for (guint col = c_lo; col <= c_hi; col++)
-        {
-          double lower = 0, upper = 0, ylo = 0, yhi = 0;
-
-          if (col < c_hi)
-            {
-              const float *v = &r->chart[col * WEFT_N_STATES];
-
-              for (guint j = 0; j < k; j++)
-                lower += v[stack[j]];
-              upper = lower + v[stack[k]];
-              ylo = round (bottom - lower * scale);
-              yhi = round (bottom - upper * scale);
-            }
-          if (col == c_hi || col == c_lo || ylo != run_lo || yhi != run_hi)
-            {
-              if (col > c_lo && run_lo > run_hi)
-                {
-                  double xa = round (x0 + run_start * px), xb = round (x0 + col * px);
-
-                  if (xb > xa)
-                    cairo_rectangle (cr, xa, run_hi, xb - xa, run_lo - run_hi);
-                }
-              run_start = col;
-              run_lo = ylo;
-              run_hi = yhi;
-            }
-        }
-      cairo_set_source_rgb (cr, c.r / 255., c.g / 255., c.b / 255.);
-      cairo_fill (cr);
-    }
-
-  /* The CPU count, and the scale. */
-  cairo_set_source_rgb (cr, weft_palette_cpu_line.r / 255., weft_palette_cpu_line.g / 255.,
-                        weft_palette_cpu_line.b / 255.);
-  cairo_set_line_width (cr, 1.5);
-  cairo_set_dash (cr, (double[]) { 6, 3 }, 2, 0);
-  cairo_move_to (cr, plot_x0 (self), round (bottom - self->data->cpus * scale) + 0.5);
-  cairo_line_to (cr, plot_x0 (self) + plot_w (self), round (bottom - self->data->cpus * scale) + 0.5);
-  cairo_stroke (cr);
-  cairo_set_dash (cr, NULL, 0, 0);
-  cairo_set_source_rgb (cr, 0.5, 0.5, 0.55);
-  cairo_set_line_width (cr, 1);
-  cairo_move_to (cr, plot_x0 (self), bottom + 0.5);
-  cairo_line_to (cr, plot_x0 (self) + plot_w (self), bottom + 0.5);
-  cairo_stroke (cr);
-  {
-    char buf[32];
-
-    cairo_select_font_face (cr, "Sans", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
-    cairo_set_font_size (cr, 10);
-    cairo_text_extents_t ext;
-    double lx, ly;
-
-    g_snprintf (buf, sizeof buf, "%u CPU%s", self->data->cpus, self->data->cpus == 1 ? "" : "s");
-    cairo_text_extents (cr, buf, &ext);
-    lx = plot_x0 (self) + plot_w (self) - ext.x_advance - 6;
-    ly = round (bottom - self->data->cpus * scale) - 4;
-    cairo_set_source_rgba (cr, 1, 1, 1, 0.85);
-    cairo_rectangle (cr, lx - 3, ly - ext.height - 2, ext.x_advance + 6, ext.height + 4);
-    cairo_fill (cr);
-    cairo_set_source_rgb (cr, 0.1, 0.1, 0.1);
-    cairo_move_to (cr, lx, ly);
-    cairo_show_text (cr, buf);
-  }
-  cairo_destroy (cr);
+  /* "4 CPUs" above the right end of the line at the CPU count. */
+  pango_layout_get_pixel_size (self->cpu_count, &text_w, &text_h);
+  lx = plot_x0 (self) + plot_w (self) - text_w - 6;
+  ly = MAX (line - text_h - 2, CHART_TOP);
+  gtk_snapshot_append_color (snapshot, &box, &GRAPHENE_RECT_INIT (lx - 3, ly, text_w + 6, text_h));
+  draw_text (snapshot, self->cpu_count, lx, ly, text_color);
 }
 
 static void
 draw_cpus (WeftTimeline *self,
            GtkSnapshot  *snapshot)
 {
-  WeftViewRaster *r = self->raster;
-  double x0 = t_to_x (self, r->start_ns);
-  double px = (t_to_x (self, r->end_ns) - x0) / r->columns;
   int y0 = cpus_y (self);
-  guint c_lo, c_hi;
+  GdkRGBA idle = { 0.94, 0.94, 0.95, 1 };
+  double x0, width;
 
-  visible_columns (self, x0, px, &c_lo, &c_hi);
+  raster_geometry (self, &x0, &width);
   draw_text (snapshot, self->cpu_label, 8, y0 - SECTION_H + 2, text_color);
-  for (guint c = 0; c < r->n_cpus; c++)
-    {
-      const gint32 *row = &r->cpu_thread[(gsize) c * r->columns];
-      double y = y0 + c * self->cpu_h;
-      GdkRGBA idle = { 0.94, 0.94, 0.95, 1 };
-
-      gtk_snapshot_append_color (snapshot, &idle,
-                                 &GRAPHENE_RECT_INIT (plot_x0 (self), y, plot_w (self), self->cpu_h - 1));
-      /* One rectangle per run of columns with the same thread. */
-      for (guint col = c_lo; col < c_hi;)
-        {
-          guint end = col + 1;
-
-          while (end < c_hi && row[end] == row[col])
-            end++;
-          if (row[col] >= 0)
-            {
-              GdkRGBA color = rgba (weft_palette_thread ((guint) row[col]), 1);
-
-              gtk_snapshot_append_color (snapshot, &color,
-                                         &GRAPHENE_RECT_INIT (x0 + col * px, y, (end - col) * px,
-                                                              self->cpu_h - 1));
-            }
-          col = end;
-        }
-    }
+  for (guint c = 0; c < self->data->cpus; c++)
+    gtk_snapshot_append_color (snapshot, &idle,
+                               &GRAPHENE_RECT_INIT (plot_x0 (self), y0 + c * self->cpu_h,
+                                                    plot_w (self), self->cpu_h - 1));
+  push_plot_clip (self, snapshot, y0, self->data->cpus * self->cpu_h);
+  for (guint c = 0; c < self->picture->n_cpus; c++)
+    draw_row (snapshot, self->picture->cpu[c], x0, width, y0 + c * self->cpu_h, self->cpu_h - 1);
+  gtk_snapshot_pop (snapshot);
 }
 
 static void
 draw_threads (WeftTimeline *self,
-              GtkSnapshot  *snapshot,
-              int           visible_y0,
-              int           visible_y1)
+              GtkSnapshot  *snapshot)
 {
-  WeftViewRaster *r = self->raster;
   WeftViewData *d = self->data;
-  double x0 = t_to_x (self, r->start_ns);
-  double px = (t_to_x (self, r->end_ns) - x0) / r->columns;
+  Picture *p = self->picture;
   GdkRGBA band = { 0.90, 0.91, 0.93, 1 };
-  guint c_lo, c_hi;
+  double x0, width;
 
-  visible_columns (self, x0, px, &c_lo, &c_hi);
-
-  draw_text (snapshot, self->thread_section, 8, threads_y (self) - SECTION_H, text_color);
-  for (guint p = 0; p < d->n_processes; p++)
+  raster_geometry (self, &x0, &width);
+  if (is_visible (self, threads_y (self) - SECTION_H, threads_y (self)))
+    draw_text (snapshot, self->thread_section, 8, threads_y (self) - SECTION_H, text_color);
+  for (guint i = 0; i < d->n_processes; i++)
     {
-      int y = thread_lane_y (self, d->processes[p].first_thread) - PROCESS_H;
+      int y = thread_lane_y (self, d->processes[i].first_thread) - PROCESS_H;
 
+      if (!is_visible (self, y, y + PROCESS_H))
+        continue;
       gtk_snapshot_append_color (snapshot, &band,
                                  &GRAPHENE_RECT_INIT (0, y + 1, gtk_widget_get_width (GTK_WIDGET (self)),
                                                       PROCESS_H - 3));
-      draw_text (snapshot, self->process_labels[p], 8, y + 1, text_color);
+      draw_text (snapshot, self->process_labels[i], 8, y + 1, text_color);
     }
   for (guint i = 0; i < d->n_threads; i++)
     {
-      const guint8 *row = &r->thread_state[(gsize) i * r->columns];
       int y = thread_lane_y (self, i);
       GdkRGBA swatch = rgba (weft_palette_thread (i), 1);
 
-      if (y + THREAD_H < visible_y0 || y > visible_y1)
+      if (!is_visible (self, y, y + THREAD_H))
         continue;
       gtk_snapshot_append_color (snapshot, &swatch, &GRAPHENE_RECT_INIT (10, y + 4, 10, 10));
       draw_text (snapshot, self->thread_labels[i], 24, y + 1, text_color);
-      for (guint col = c_lo; col < c_hi;)
-        {
-          guint end = col + 1;
-
-          while (end < c_hi && row[end] == row[col])
-            end++;
-          if (row[col] < WEFT_N_STATES)
-            {
-              GdkRGBA color = rgba (weft_palette_states[row[col]], 1);
-
-              gtk_snapshot_append_color (snapshot, &color,
-                                         &GRAPHENE_RECT_INIT (x0 + col * px, y, (end - col) * px, THREAD_H));
-            }
-          col = end;
-        }
     }
+  push_plot_clip (self, snapshot, threads_y (self), total_height (self) - threads_y (self));
+  for (guint i = 0; i < p->n_threads; i++)
+    if (is_visible (self, thread_lane_y (self, i), thread_lane_y (self, i) + THREAD_H))
+      draw_row (snapshot, p->thread[i], x0, width, thread_lane_y (self, i), THREAD_H);
+  gtk_snapshot_pop (snapshot);
 }
 
-/* Outlines of the runs of columns where the highlighted lock was waited for. */
+/* Outlines (yellow) of the runs of columns where the highlighted lock was
+ * waited for: bars above and below, edges at both ends, each one texture
+ * per lane (lock_textures()). */
 static void
 draw_lock_marks (WeftTimeline *self,
                  GtkSnapshot  *snapshot)
 {
-  WeftViewRaster *r = self->raster;
-  double x0 = t_to_x (self, r->start_ns);
-  double px = (t_to_x (self, r->end_ns) - x0) / r->columns;
-  GdkRGBA ink = { 1.0, 0.84, 0.0, 1 };
-  const GdkRGBA inks[4] = { ink, ink, ink, ink };
-  const float widths[4] = { 2, 2, 2, 2 };
+  Picture *p = self->picture;
+  double x0, width;
 
-  if (r->thread_lock == NULL)
+  if (self->raster->thread_lock == NULL)
     return;
-  for (guint i = 0; i < self->data->n_threads; i++)
+  raster_geometry (self, &x0, &width);
+  /* Widened by the outline's overhang past the plot's ends. */
+  gtk_snapshot_push_clip (snapshot, &GRAPHENE_RECT_INIT (plot_x0 (self) - 1, threads_y (self) - 2,
+                                                         plot_w (self) + 2,
+                                                         total_height (self) - threads_y (self) + 2));
+  for (guint i = 0; i < p->n_threads; i++)
     {
-      const guint8 *row = &r->thread_lock[(gsize) i * r->columns];
       int y = thread_lane_y (self, i);
 
-      for (guint col = 0; col < r->columns;)
-        {
-          guint end = col + 1;
-
-          if (!row[col])
-            {
-              col++;
-              continue;
-            }
-          while (end < r->columns && row[end])
-            end++;
-          {
-            GskRoundedRect rect;
-
-            gsk_rounded_rect_init_from_rect (&rect, &GRAPHENE_RECT_INIT (x0 + col * px - 1, y - 2,
-                                                                         (end - col) * px + 2, THREAD_H + 4), 0);
-            gtk_snapshot_append_border (snapshot, &rect, widths, inks);
-          }
-          col = end;
-        }
+      if (!is_visible (self, y - 2, y + THREAD_H + 2))
+        continue;
+      draw_row (snapshot, p->lock_bar[i], x0, width, y - 2, 2);
+      draw_row (snapshot, p->lock_bar[i], x0, width, y + THREAD_H, 2);
+      draw_row (snapshot, p->lock_edge[i], x0, width, y - 2, THREAD_H + 4);
     }
+  gtk_snapshot_pop (snapshot);
+}
+
+/* A frame of width 2 centred on the edges of rect, as cairo strokes it. */
+static void
+draw_frame (GtkSnapshot           *snapshot,
+            const graphene_rect_t *rect,
+            const GdkRGBA         *color)
+{
+  const GdkRGBA colors[4] = { *color, *color, *color, *color };
+  const float widths[4] = { 2, 2, 2, 2 };
+  GskRoundedRect outer;
+
+  gsk_rounded_rect_init_from_rect (&outer, &GRAPHENE_RECT_INIT (rect->origin.x - 1, rect->origin.y - 1,
+                                                                rect->size.width + 2,
+                                                                rect->size.height + 2), 0);
+  gtk_snapshot_append_border (snapshot, &outer, widths, colors);
+}
+
+/* The arrowhead at (x, tip) pointing along dir (±1 in y), and the dot at
+ * the waiter's end (x, y0): small cairo nodes, only as large as they are. */
+static void
+draw_arrow_ends (GtkSnapshot *snapshot,
+                 double       x,
+                 double       y0,
+                 double       tip,
+                 double       dir)
+{
+  double top = MIN (tip, tip - dir * 8);
+  cairo_t *cr = gtk_snapshot_append_cairo (snapshot, &GRAPHENE_RECT_INIT (x - 6, top - 1, 12, 10));
+
+  cairo_set_source_rgb (cr, 0.15, 0.35, 0.85);
+  cairo_move_to (cr, x, tip);
+  cairo_line_to (cr, x - 5, tip - dir * 8);
+  cairo_line_to (cr, x + 5, tip - dir * 8);
+  cairo_close_path (cr);
+  cairo_fill (cr);
+  cairo_destroy (cr);
+  cr = gtk_snapshot_append_cairo (snapshot, &GRAPHENE_RECT_INIT (x - 4, y0 - 4, 8, 8));
+  cairo_set_source_rgb (cr, 0.15, 0.35, 0.85);
+  cairo_arc (cr, x, y0, 3.5, 0, 2 * G_PI);
+  cairo_fill (cr);
+  cairo_destroy (cr);
 }
 
 /* The selected wait: its outline, the holder's lane over the same interval,
@@ -986,11 +1310,12 @@ static void
 draw_selected_wait (WeftTimeline *self,
                     GtkSnapshot  *snapshot)
 {
+  const GdkRGBA dark = { 0.05, 0.05, 0.1, 1 }, tint = { 0.15, 0.45, 0.95, 0.30 };
+  const GdkRGBA blue = { 0.15, 0.35, 0.85, 1 };
   const WeftViewThread *t;
   double a, b, left = plot_x0 (self), right = plot_x0 (self) + plot_w (self);
   int y;
   gint holder;
-  cairo_t *cr;
 
   if (self->sel_thread < 0)
     return;
@@ -1000,43 +1325,22 @@ draw_selected_wait (WeftTimeline *self,
   b = MAX (b, a + 1);
   y = thread_lane_y (self, self->sel_thread);
   holder = t->wait_holder[self->sel_wait];
-  cr = gtk_snapshot_append_cairo (snapshot, &GRAPHENE_RECT_INIT (0, 0, gtk_widget_get_width (GTK_WIDGET (self)),
-                                                                  gtk_widget_get_height (GTK_WIDGET (self))));
-  cairo_set_line_width (cr, 2);
-  cairo_set_source_rgb (cr, 0.05, 0.05, 0.1);
-  cairo_rectangle (cr, a - 1, y - 2, b - a + 2, THREAD_H + 4);
-  cairo_stroke (cr);
+  draw_frame (snapshot, &GRAPHENE_RECT_INIT (a - 1, y - 2, b - a + 2, THREAD_H + 4), &dark);
   if (holder >= 0)
     {
       int hy = thread_lane_y (self, holder);
       double xm = a + MIN (6.0, (b - a) / 2);
+      double y0 = y + THREAD_H / 2.0, y1 = hy + THREAD_H / 2.0;
+      double dir = y1 > y0 ? 1 : -1;
+      double tip = y1 - dir * (THREAD_H / 2.0 + 2);
 
-      cairo_set_source_rgba (cr, 0.15, 0.45, 0.95, 0.30);
-      cairo_rectangle (cr, a, hy - 2, b - a, THREAD_H + 4);
-      cairo_fill (cr);
-      cairo_set_source_rgb (cr, 0.15, 0.35, 0.85);
-      cairo_rectangle (cr, a - 1, hy - 2, b - a + 2, THREAD_H + 4);
-      cairo_stroke (cr);
+      gtk_snapshot_append_color (snapshot, &tint, &GRAPHENE_RECT_INIT (a, hy - 2, b - a, THREAD_H + 4));
+      draw_frame (snapshot, &GRAPHENE_RECT_INIT (a - 1, hy - 2, b - a + 2, THREAD_H + 4), &blue);
       /* The link: from the waiter down/up to the holder, arrow at the holder. */
-      {
-        double y0 = y + THREAD_H / 2.0, y1 = hy + THREAD_H / 2.0;
-        double dir = y1 > y0 ? 1 : -1;
-        double tip = y1 - dir * (THREAD_H / 2.0 + 2);
-
-        cairo_set_line_width (cr, 2);
-        cairo_move_to (cr, xm, y0);
-        cairo_line_to (cr, xm, tip);
-        cairo_stroke (cr);
-        cairo_move_to (cr, xm, tip);
-        cairo_line_to (cr, xm - 5, tip - dir * 8);
-        cairo_line_to (cr, xm + 5, tip - dir * 8);
-        cairo_close_path (cr);
-        cairo_fill (cr);
-        cairo_arc (cr, xm, y0, 3.5, 0, 2 * G_PI);
-        cairo_fill (cr);
-      }
+      gtk_snapshot_append_color (snapshot, &blue,
+                                 &GRAPHENE_RECT_INIT (xm - 1, MIN (y0, tip), 2, fabs (tip - y0)));
+      draw_arrow_ends (snapshot, xm, y0, tip, dir);
     }
-  cairo_destroy (cr);
 }
 
 static void
@@ -1045,19 +1349,28 @@ weft_timeline_snapshot (GtkWidget   *widget,
 {
   WeftTimeline *self = WEFT_TIMELINE (widget);
   int width = gtk_widget_get_width (widget);
-  int height = gtk_widget_get_height (widget);
-  GdkRGBA background = { 1, 1, 1, 1 };
+  double y0, y1;
 
-  gtk_snapshot_append_color (snapshot, &background, &GRAPHENE_RECT_INIT (0, 0, width, height));
+  /* Only what is on screen: the scrolled window's clip does not keep GSK
+   * from spending time on what lies outside it (with GL on a software
+   * rasterizer, the shading of every pixel a node covers). */
+  update_visible (self);
+  y0 = self->visible_y0;
+  y1 = self->visible_y1;
+  draw_background (self, snapshot);
   if (self->data == NULL)
     return;
-  draw_ruler (self, snapshot, height);
-  draw_legend (self, snapshot);
-  if (self->raster != NULL)
+  gtk_snapshot_push_clip (snapshot, &GRAPHENE_RECT_INIT (0, y0, width, y1 - y0));
+  draw_ruler (self, snapshot);
+  if (is_visible (self, RULER_H, RULER_H + CHART_H))
+    draw_legend (self, snapshot);
+  if (self->picture != NULL)
     {
-      draw_chart (self, snapshot);
-      draw_cpus (self, snapshot);
-      draw_threads (self, snapshot, 0, height);
+      if (is_visible (self, RULER_H, RULER_H + CHART_H))
+        draw_chart (self, snapshot);
+      if (is_visible (self, cpus_y (self) - SECTION_H, threads_y (self)))
+        draw_cpus (self, snapshot);
+      draw_threads (self, snapshot);
       draw_lock_marks (self, snapshot);
       draw_selected_wait (self, snapshot);
     }
@@ -1066,11 +1379,12 @@ weft_timeline_snapshot (GtkWidget   *widget,
       GdkRGBA sel = { 0.20, 0.45, 0.85, 0.18 };
       double a = MAX (t_to_x (self, self->sel_start_ns), plot_x0 (self));
       double b = MIN (t_to_x (self, self->sel_end_ns), plot_x0 (self) + plot_w (self));
+      double top = MAX (y0, RULER_H);
 
-      if (b > a)
-        gtk_snapshot_append_color (snapshot, &sel, &GRAPHENE_RECT_INIT (a, RULER_H, MAX (b - a, 1),
-                                                                       height - RULER_H));
+      if (b > a && y1 > top)
+        gtk_snapshot_append_color (snapshot, &sel, &GRAPHENE_RECT_INIT (a, top, MAX (b - a, 1), y1 - top));
     }
+  gtk_snapshot_pop (snapshot);
 }
 
 static void
@@ -1216,6 +1530,41 @@ on_query_tooltip (GtkWidget  *widget,
   return TRUE;
 }
 
+/* The part on screen changes when the scrolled window around the timeline
+ * scrolls or resizes: paint again (snapshot() paints only that part). */
+static void
+weft_timeline_realize (GtkWidget *widget)
+{
+  WeftTimeline *self = WEFT_TIMELINE (widget);
+  GtkWidget *scrolled = gtk_widget_get_ancestor (widget, GTK_TYPE_SCROLLED_WINDOW);
+
+  GTK_WIDGET_CLASS (weft_timeline_parent_class)->realize (widget);
+  if (scrolled == NULL)
+    return;
+  self->vadjustment = g_object_ref (gtk_scrolled_window_get_vadjustment (GTK_SCROLLED_WINDOW (scrolled)));
+  self->vadjustment_handlers[0] = g_signal_connect_swapped (self->vadjustment, "value-changed",
+                                                            G_CALLBACK (gtk_widget_queue_draw), self);
+  self->vadjustment_handlers[1] = g_signal_connect_swapped (self->vadjustment, "changed",
+                                                            G_CALLBACK (gtk_widget_queue_draw), self);
+}
+
+static void
+forget_vadjustment (WeftTimeline *self)
+{
+  if (self->vadjustment == NULL)
+    return;
+  for (guint i = 0; i < G_N_ELEMENTS (self->vadjustment_handlers); i++)
+    g_clear_signal_handler (&self->vadjustment_handlers[i], self->vadjustment);
+  g_clear_object (&self->vadjustment);
+}
+
+static void
+weft_timeline_unrealize (GtkWidget *widget)
+{
+  forget_vadjustment (WEFT_TIMELINE (widget));
+  GTK_WIDGET_CLASS (weft_timeline_parent_class)->unrealize (widget);
+}
+
 /* GObject */
 
 static void
@@ -1224,10 +1573,12 @@ weft_timeline_dispose (GObject *object)
   WeftTimeline *self = WEFT_TIMELINE (object);
 
   clear_labels (self);
+  forget_vadjustment (self);
   for (guint i = 0; i < G_N_ELEMENTS (self->legend); i++)
     g_clear_object (&self->legend[i]);
   for (guint i = 0; i < N_RULER_TEXT; i++)
     g_clear_object (&self->ruler_text[i]);
+  g_clear_pointer (&self->picture, picture_free);
   g_clear_pointer (&self->raster, weft_view_raster_unref);
   g_clear_pointer (&self->data, weft_view_data_unref);
   G_OBJECT_CLASS (weft_timeline_parent_class)->dispose (object);
@@ -1243,6 +1594,8 @@ weft_timeline_class_init (WeftTimelineClass *klass)
   widget_class->snapshot = weft_timeline_snapshot;
   widget_class->measure = weft_timeline_measure;
   widget_class->size_allocate = weft_timeline_size_allocate;
+  widget_class->realize = weft_timeline_realize;
+  widget_class->unrealize = weft_timeline_unrealize;
 
   signals[SETTLED] = g_signal_new ("settled", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                                    0, NULL, NULL, NULL, G_TYPE_NONE, 0);

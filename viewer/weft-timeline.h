@@ -5,8 +5,11 @@
  * a line at the CPU count, a legend); one lane per CPU coloured by the thread
  * on it; one lane per thread, grouped by process, coloured by state
  * (weft-palette.h). The widget paints a WeftViewRaster that is recomputed in
- * a worker thread whenever the visible span or the width changes; snapshot()
- * does no SQL, no I/O and no per-item allocation.
+ * a worker thread whenever the visible span or the width changes, made there
+ * into textures (a row of texels per lane, one texel per pixel column, and
+ * the chart) that GSK stretches over the lanes; snapshot() does no SQL, no
+ * I/O and no per-item allocation, and paints only the part of the widget
+ * that its scrolled window shows.
  *
  * Main thread only.
  */

@@ -1,5 +1,6 @@
 /* weft-view-data.c — reads a trace into arrays, and aggregates them to the
  * pixel (weft-view-data.h). */
+#include <gio/gio.h>
 #include <math.h>
 #include <string.h>
 
@@ -77,27 +78,6 @@ meta_int (WeftTrace  *trace,
   return value != NULL ? g_ascii_strtoll (value, NULL, 10) : fallback;
 }
 
-/* Runs sql and calls row() for each row; FALSE with error on SQL failure. */
-static gboolean
-for_each_row (WeftTrace    *trace,
-              const char   *sql,
-              void        (*row) (sqlite3_stmt *stmt, gpointer user_data),
-              gpointer      user_data,
-              GError      **error)
-{
-  sqlite3_stmt *stmt = weft_trace_prepare (trace, sql, error);
-  int rc;
-
-  if (stmt == NULL)
-    return FALSE;
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    row (stmt, user_data);
-  if (rc != SQLITE_DONE)
-    return weft_trace_sql_error (trace, sql, error);
-  sqlite3_reset (stmt);
-  return TRUE;
-}
-
 typedef struct
 {
   WeftViewData *data;
@@ -123,13 +103,93 @@ typedef struct
   GArray      **w_object;
   GArray      **w_holder;
   GArray      **w_kind;
+  /* Progress (weft_view_data_load_with_progress()) */
+  WeftViewProgress progress;
+  gpointer      progress_data;
+  const char   *phase;       /* what the rows being read are */
+  double        phase_base;  /* fraction done before this phase */
+  double        phase_share; /* its share of the whole */
+  double        phase_pos;   /* how far into it, [0, 1], set by the row callbacks */
+  double        reported;    /* the last fraction reported */
+  guint        *id_rank;     /* per thread index: its rank by threads.id */
+  gboolean      cancelled;
 } Loader;
+
+/* Tells l->progress how far the load is, now at fraction pos of the current
+ * phase; sets l->cancelled when it says stop. */
+static void
+report (Loader *l,
+        double  pos)
+{
+  double f;
+
+  if (l->progress == NULL || l->cancelled)
+    return;
+  f = l->phase_base + l->phase_share * CLAMP (pos, 0.0, 1.0);
+  if (f < l->reported + 0.002 && pos > 0)
+    return;
+  l->reported = MAX (l->reported, f);
+  if (!l->progress (l->reported, l->phase, l->progress_data))
+    l->cancelled = TRUE;
+}
+
+/* Starts the next phase of the load: what, with share of the whole. */
+static void
+begin_phase (Loader     *l,
+             const char *what,
+             double      share)
+{
+  l->phase_base += l->phase_share;
+  l->phase_share = share;
+  l->phase = what;
+  l->phase_pos = 0;
+  report (l, 0);
+}
+
+/* Runs sql and calls row() for each row; FALSE with error on SQL failure,
+ * or when the progress callback asked to stop. */
+static gboolean
+for_each_row (WeftTrace    *trace,
+              const char   *sql,
+              void        (*row) (sqlite3_stmt *stmt, Loader *l),
+              Loader       *l,
+              GError      **error)
+{
+  sqlite3_stmt *stmt;
+  guint n = 0;
+  int rc;
+
+  if (l->cancelled)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "loading %s was cancelled",
+                   l->data->path);
+      return FALSE;
+    }
+  if ((stmt = weft_trace_prepare (trace, sql, error)) == NULL)
+    return FALSE;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      row (stmt, l);
+      if ((++n & 8191) == 0)
+        report (l, l->phase_pos);
+      if (l->cancelled)
+        {
+          sqlite3_reset (stmt);
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "loading %s was cancelled",
+                       l->data->path);
+          return FALSE;
+        }
+    }
+  if (rc != SQLITE_DONE)
+    return weft_trace_sql_error (trace, sql, error);
+  sqlite3_reset (stmt);
+  return TRUE;
+}
 
 static void
 process_row (sqlite3_stmt *stmt,
-             gpointer      user_data)
+             Loader       *l)
 {
-  Loader *l = user_data;
   WeftViewProcess p = { 0 };
 
   p.id = sqlite3_column_int64 (stmt, 0);
@@ -146,9 +206,8 @@ process_row (sqlite3_stmt *stmt,
 
 static void
 thread_row (sqlite3_stmt *stmt,
-            gpointer      user_data)
+            Loader       *l)
 {
-  Loader *l = user_data;
   WeftViewThread t = { 0 };
   guint pix = GPOINTER_TO_UINT (g_hash_table_lookup (l->process_ix,
                                                      GSIZE_TO_POINTER ((gsize) sqlite3_column_int64 (stmt, 1))));
@@ -171,11 +230,29 @@ thread_row (sqlite3_stmt *stmt,
                        GUINT_TO_POINTER (l->threads->len));
 }
 
+/* Where t is in the trace, [0, 1]. */
+static inline double
+time_frac (Loader *l,
+           gint64  t)
+{
+  WeftViewData *d = l->data;
+
+  return d->end_ns > d->start_ns ? (double) (t - d->start_ns) / (double) (d->end_ns - d->start_ns) : 0;
+}
+
+/* How far rows ordered by (thread_id, start_ns) are, at thread ix, time t. */
+static inline double
+thread_frac (Loader *l,
+             guint   ix,
+             gint64  t)
+{
+  return (l->id_rank[ix] + CLAMP (time_frac (l, t), 0.0, 1.0)) / MAX (l->data->n_threads, 1);
+}
+
 static void
 state_row (sqlite3_stmt *stmt,
-           gpointer      user_data)
+           Loader       *l)
 {
-  Loader *l = user_data;
   guint ix = GPOINTER_TO_UINT (g_hash_table_lookup (l->thread_ix,
                                                     GSIZE_TO_POINTER ((gsize) sqlite3_column_int64 (stmt, 0))));
   gint64 s = sqlite3_column_int64 (stmt, 1);
@@ -184,6 +261,7 @@ state_row (sqlite3_stmt *stmt,
 
   if (ix-- == 0 || e <= s)
     return;
+  l->phase_pos = thread_frac (l, ix, s);
   g_array_append_val (l->st_start[ix], s);
   g_array_append_val (l->st_end[ix], e);
   g_array_append_val (l->st_state[ix], st);
@@ -191,9 +269,8 @@ state_row (sqlite3_stmt *stmt,
 
 static void
 slice_row (sqlite3_stmt *stmt,
-           gpointer      user_data)
+           Loader       *l)
 {
-  Loader *l = user_data;
   gint64 cpu = sqlite3_column_int64 (stmt, 0);
   guint ix = GPOINTER_TO_UINT (g_hash_table_lookup (l->thread_ix,
                                                     GSIZE_TO_POINTER ((gsize) sqlite3_column_int64 (stmt, 1))));
@@ -202,6 +279,8 @@ slice_row (sqlite3_stmt *stmt,
 
   if (ix-- == 0 || cpu < 0 || cpu >= (gint64) G_N_ELEMENTS (l->cpu_start) || e <= s)
     return;
+  l->phase_pos = (MIN ((guint) cpu, l->data->cpus - 1) + CLAMP (time_frac (l, s), 0.0, 1.0))
+                 / MAX (l->data->cpus, 1);
   if (l->cpu_start[cpu] == NULL)
     {
       l->cpu_start[cpu] = g_array_new (FALSE, FALSE, sizeof (gint64));
@@ -221,13 +300,13 @@ slice_row (sqlite3_stmt *stmt,
 
 static void
 profile_row (sqlite3_stmt *stmt,
-             gpointer      user_data)
+             Loader       *l)
 {
-  Loader *l = user_data;
   gint64 s = sqlite3_column_int64 (stmt, 0);
   gint64 e = sqlite3_column_int64 (stmt, 1);
   gint32 c = 0;
 
+  l->phase_pos = time_frac (l, s);
   g_array_append_val (l->p_start, s);
   g_array_append_val (l->p_end, e);
   for (guint i = 0; i < WEFT_N_STATES; i++)
@@ -243,9 +322,8 @@ profile_row (sqlite3_stmt *stmt,
 
 static void
 lock_row (sqlite3_stmt *stmt,
-          gpointer      user_data)
+          Loader       *l)
 {
-  Loader *l = user_data;
   WeftViewLock k = { 0 };
   const char *name = (const char *) sqlite3_column_text (stmt, 0);
   const char *kind = (const char *) sqlite3_column_text (stmt, 1);
@@ -279,9 +357,8 @@ lock_row (sqlite3_stmt *stmt,
 
 static void
 summary_row (sqlite3_stmt *stmt,
-             gpointer      user_data)
+             Loader       *l)
 {
-  Loader *l = user_data;
   guint ix = GPOINTER_TO_UINT (g_hash_table_lookup (l->thread_ix,
                                                     GSIZE_TO_POINTER ((gsize) sqlite3_column_int64 (stmt, 0))));
   WeftViewThread *t;
@@ -297,9 +374,8 @@ summary_row (sqlite3_stmt *stmt,
 
 static void
 wait_row (sqlite3_stmt *stmt,
-          gpointer      user_data)
+          Loader       *l)
 {
-  Loader *l = user_data;
   guint ix = GPOINTER_TO_UINT (g_hash_table_lookup (l->thread_ix,
                                                     GSIZE_TO_POINTER ((gsize) sqlite3_column_int64 (stmt, 0))));
   gint64 s = sqlite3_column_int64 (stmt, 1);
@@ -310,6 +386,7 @@ wait_row (sqlite3_stmt *stmt,
 
   if (ix-- == 0)
     return;
+  l->phase_pos = thread_frac (l, ix, s);
   if (sqlite3_column_type (stmt, 4) != SQLITE_NULL)
     object = (gint32) GPOINTER_TO_UINT (g_hash_table_lookup (l->lock_ix,
                                         GSIZE_TO_POINTER ((gsize) sqlite3_column_int64 (stmt, 4)))) - 1;
@@ -381,9 +458,78 @@ finish_cpus (Loader *l)
     }
 }
 
+#define LOD_BUCKETS    65536
+#define LOD_MIN_STATES 1000000  /* below this, rasters read the intervals */
+#define LOD_MAX_BYTES  (256 * 1024 * 1024)
+
+/* Traces with at least this many thread_states and profile rows get levels
+ * of detail (WEFT_VIEW_LOD_MIN_STATES changes it, for tests). */
+static guint64
+lod_min_states (void)
+{
+  const char *min = g_getenv ("WEFT_VIEW_LOD_MIN_STATES");
+
+  return min != NULL ? g_ascii_strtoull (min, NULL, 10) : LOD_MIN_STATES;
+}
+
+static int
+compare_by_id (gconstpointer a,
+               gconstpointer b,
+               gpointer      user_data)
+{
+  const WeftViewThread *threads = user_data;
+  gint64 x = threads[*(const guint *) a].id, y = threads[*(const guint *) b].id;
+
+  return x < y ? -1 : x > y;
+}
+
+/* l->id_rank: the thread_states and waits rows come in threads.id order. */
+static void
+rank_threads (Loader *l)
+{
+  WeftViewData *d = l->data;
+  g_autofree guint *order = g_new (guint, d->n_threads);
+
+  for (guint i = 0; i < d->n_threads; i++)
+    order[i] = i;
+  g_qsort_with_data (order, d->n_threads, sizeof (guint), compare_by_id, d->threads);
+  l->id_rank = g_new (guint, d->n_threads);
+  for (guint i = 0; i < d->n_threads; i++)
+    l->id_rank[order[i]] = i;
+}
+
+static gint64 query_int (WeftTrace *trace, const char *sql);
+
+/* Shares of the whole load: [0] thread states, [1] CPU slices, [2] the
+ * profile, [3] waits and the small tables, [4] the level of detail. From
+ * the tables' sizes, estimated without counting (the largest rowid of
+ * cpu_slices and waits; thread_states and profile have about as many rows
+ * as both together), each row weighted by what reading it costs. */
+static void
+estimate_phases (Loader    *l,
+                 WeftTrace *trace,
+                 double     shares[5])
+{
+  double slices = (double) query_int (trace, "SELECT max(rowid) FROM cpu_slices");
+  double waits = (double) query_int (trace, "SELECT max(id) FROM waits");
+  double states = slices + waits + l->data->n_threads;
+  double total;
+
+  /* µs per row, as measured on bench-view's trace of 10 million events */
+  shares[0] = states * 0.3;
+  shares[1] = slices * 0.63;
+  shares[2] = states * 0.65;
+  shares[3] = waits * 0.95 + 1000;
+  shares[4] = states * 2 >= lod_min_states () ? states * 0.045 : 0;
+  total = shares[0] + shares[1] + shares[2] + shares[3] + shares[4];
+  for (guint i = 0; i < 5; i++)
+    shares[i] /= total;
+}
+
 static gboolean
 load_rows (Loader    *l,
            WeftTrace *trace,
+           double     shares[5],
            GError   **error)
 {
   WeftViewData *d = l->data;
@@ -431,16 +577,26 @@ load_rows (Loader    *l,
       l->w_kind[i] = g_array_new (FALSE, FALSE, sizeof (guint8));
     }
 
+  rank_threads (l);
+  estimate_phases (l, trace, shares);
+
+  begin_phase (l, "thread states", shares[0]);
+  if (!for_each_row (trace,
+                     "SELECT thread_id, start_ns, end_ns, state FROM thread_states"
+                     " ORDER BY thread_id, start_ns", state_row, l, error))
+    return FALSE;
+  begin_phase (l, "CPU slices", shares[1]);
+  if (!for_each_row (trace,
+                     "SELECT cpu, thread_id, start_ns, end_ns FROM cpu_slices"
+                     " ORDER BY cpu, start_ns", slice_row, l, error))
+    return FALSE;
+  begin_phase (l, "concurrency profile", shares[2]);
+  if (!for_each_row (trace,
+                     "SELECT start_ns, end_ns, running, runnable, lock, sync, io, sleep, blocked"
+                     " FROM profile ORDER BY start_ns", profile_row, l, error))
+    return FALSE;
+  begin_phase (l, "waits", shares[3]);
   return for_each_row (trace,
-                       "SELECT thread_id, start_ns, end_ns, state FROM thread_states"
-                       " ORDER BY thread_id, start_ns", state_row, l, error)
-      && for_each_row (trace,
-                       "SELECT cpu, thread_id, start_ns, end_ns FROM cpu_slices"
-                       " ORDER BY cpu, start_ns", slice_row, l, error)
-      && for_each_row (trace,
-                       "SELECT start_ns, end_ns, running, runnable, lock, sync, io, sleep, blocked"
-                       " FROM profile ORDER BY start_ns", profile_row, l, error)
-      && for_each_row (trace,
                        "SELECT o.name, o.kind, o.address, s.waits, s.contentions,"
                        " s.wait_total_ns, s.wait_max_ns, o.id, s.acquisitions, s.wait_p50_ns,"
                        " s.wait_p90_ns, s.hold_total_ns, s.hold_max_ns, s.hold_samples,"
@@ -460,52 +616,153 @@ load_rows (Loader    *l,
                        wait_row, l, error);
 }
 
-#define LOD_BUCKETS    65536
-#define LOD_MIN_STATES 1000000  /* below this, rasters read the intervals */
 
 static void spread (double *acc, guint stride, guint k, double x0, double x1, guint columns,
                     double weight);
 
-/* Spreads [s, e) of value weight over the LOD buckets of acc (stride states). */
+/* The CPUs' level of detail: per bucket, the share of it that the CPU was
+ * busy, and its longest run of one thread (consecutive slices of a thread
+ * add up, as raster_cpu() counts them per column). */
 static void
-build_lod (WeftViewData *d)
+build_lod_cpu (WeftViewData *d,
+               guint         cpu)
 {
-  gsize n_states = 0;
+  const WeftViewCpu *c = &d->cpu[cpu];
+  float *busy = &d->lod_cpu_busy[(gsize) cpu * d->lod_buckets];
+  float *best = &d->lod_cpu_run[(gsize) cpu * d->lod_buckets];
+  gint32 *best_thread = &d->lod_cpu_thread[(gsize) cpu * d->lod_buckets];
+  double per_ns = 1.0 / d->lod_bucket_ns, run = 0;
+  gint32 run_thread = -1;
+  guint bucket = G_MAXUINT;
+
+  for (guint b = 0; b < d->lod_buckets; b++)
+    {
+      busy[b] = best[b] = 0;
+      best_thread[b] = -1;
+    }
+  for (guint i = 0; i < c->n_slices; i++)
+    {
+      double x0 = MAX ((c->start_ns[i] - d->start_ns) * per_ns, 0.0);
+      double x1 = MIN ((c->end_ns[i] - d->start_ns) * per_ns, (double) d->lod_buckets);
+
+      while (x0 < x1)
+        {
+          guint b = MIN ((guint) x0, d->lod_buckets - 1);
+          double hi = MIN (x1, (double) b + 1);
+
+          if (b != bucket)
+            {
+              bucket = b;
+              run = 0;
+              run_thread = -1;
+            }
+          if ((gint32) c->thread[i] != run_thread)
+            {
+              run_thread = (gint32) c->thread[i];
+              run = 0;
+            }
+          run += hi - x0;
+          busy[b] += (float) (hi - x0);
+          if (run > best[b])
+            {
+              best[b] = (float) run;
+              best_thread[b] = run_thread;
+            }
+          if (hi <= x0)
+            break;
+          x0 = hi;
+        }
+    }
+}
+
+/* Builds the levels of detail of a large trace (see WeftViewData), telling
+ * l's progress. */
+static void
+build_lod (WeftViewData *d,
+           Loader       *l)
+{
+  gsize n_states = 0, per_bucket;
   double per_ns;
   g_autofree double *acc = NULL;
-  const char *min = g_getenv ("WEFT_VIEW_LOD_MIN_STATES");   /* for tests */
+  guint buckets;
 
   for (guint i = 0; i < d->n_threads; i++)
     n_states += d->threads[i].n_states;
-  if (n_states + d->n_profile < (min != NULL ? g_ascii_strtoull (min, NULL, 10) : LOD_MIN_STATES))
+  if (n_states + d->n_profile < lod_min_states ())
     return;
-  d->lod_buckets = LOD_BUCKETS;
-  d->lod_bucket_ns = (double) (d->end_ns - d->start_ns) / LOD_BUCKETS;
+  /* Many threads or CPUs: fewer, wider buckets (they serve the views in
+   * which a column covers at least 4 of them). */
+  per_bucket = ((gsize) d->n_threads * WEFT_N_STATES + WEFT_N_STATES) * sizeof (float)
+               + (gsize) d->cpus * (2 * sizeof (float) + sizeof (gint32));
+  buckets = (guint) MIN ((gsize) LOD_BUCKETS, LOD_MAX_BYTES / per_bucket);
+  if (buckets < 1024)
+    return;
+  d->lod_buckets = buckets;
+  d->lod_bucket_ns = (double) (d->end_ns - d->start_ns) / buckets;
   per_ns = 1.0 / d->lod_bucket_ns;
-  d->lod_thread = g_new (float, (gsize) d->n_threads * LOD_BUCKETS * WEFT_N_STATES);
-  d->lod_chart = g_new (float, (gsize) LOD_BUCKETS * WEFT_N_STATES);
-  acc = g_new (double, (gsize) LOD_BUCKETS * WEFT_N_STATES);
+  d->lod_thread = g_new (float, (gsize) d->n_threads * buckets * WEFT_N_STATES);
+  d->lod_chart = g_new (float, (gsize) buckets * WEFT_N_STATES);
+  d->lod_cpu_busy = g_new (float, (gsize) d->cpus * buckets);
+  d->lod_cpu_run = g_new (float, (gsize) d->cpus * buckets);
+  d->lod_cpu_thread = g_new (gint32, (gsize) d->cpus * buckets);
+  acc = g_new (double, (gsize) buckets * WEFT_N_STATES);
   for (guint i = 0; i < d->n_threads; i++)
     {
       const WeftViewThread *t = &d->threads[i];
-      float *out = &d->lod_thread[(gsize) i * LOD_BUCKETS * WEFT_N_STATES];
+      float *out = &d->lod_thread[(gsize) i * buckets * WEFT_N_STATES];
 
-      memset (acc, 0, sizeof (double) * LOD_BUCKETS * WEFT_N_STATES);
+      report (l, (double) i / (d->n_threads + d->cpus + 1));
+      memset (acc, 0, sizeof (double) * buckets * WEFT_N_STATES);
       for (guint k = 0; k < t->n_states; k++)
         spread (acc, WEFT_N_STATES, t->state[k], (t->state_start_ns[k] - d->start_ns) * per_ns,
-                (t->state_end_ns[k] - d->start_ns) * per_ns, LOD_BUCKETS, 1.0);
-      for (gsize j = 0; j < (gsize) LOD_BUCKETS * WEFT_N_STATES; j++)
+                (t->state_end_ns[k] - d->start_ns) * per_ns, buckets, 1.0);
+      for (gsize j = 0; j < (gsize) buckets * WEFT_N_STATES; j++)
         out[j] = (float) acc[j];
     }
-  memset (acc, 0, sizeof (double) * LOD_BUCKETS * WEFT_N_STATES);
+  for (guint c = 0; c < d->cpus; c++)
+    {
+      report (l, (double) (d->n_threads + c) / (d->n_threads + d->cpus + 1));
+      build_lod_cpu (d, c);
+    }
+  report (l, (double) (d->n_threads + d->cpus) / (d->n_threads + d->cpus + 1));
+  memset (acc, 0, sizeof (double) * buckets * WEFT_N_STATES);
   for (guint k = 0; k < d->n_profile; k++)
     for (guint s = 0; s < WEFT_N_STATES; s++)
       if (d->profile_counts[k * WEFT_N_STATES + s] != 0)
         spread (acc, WEFT_N_STATES, s, (d->profile_start_ns[k] - d->start_ns) * per_ns,
-                (d->profile_end_ns[k] - d->start_ns) * per_ns, LOD_BUCKETS,
+                (d->profile_end_ns[k] - d->start_ns) * per_ns, buckets,
                 d->profile_counts[k * WEFT_N_STATES + s]);
-  for (gsize j = 0; j < (gsize) LOD_BUCKETS * WEFT_N_STATES; j++)
+  for (gsize j = 0; j < (gsize) buckets * WEFT_N_STATES; j++)
     d->lod_chart[j] = (float) acc[j];
+}
+
+/* d->lock_wait_*: each lock's waits, by thread, in time order. */
+static void
+index_lock_waits (WeftViewData *d)
+{
+  g_autofree guint *next = g_new0 (guint, d->n_locks + 1);
+
+  d->lock_wait_first = g_new0 (guint, d->n_locks + 1);
+  for (guint t = 0; t < d->n_threads; t++)
+    for (guint w = 0; w < d->threads[t].n_waits; w++)
+      if (d->threads[t].wait_object[w] >= 0)
+        d->lock_wait_first[d->threads[t].wait_object[w] + 1]++;
+  for (guint k = 0; k < d->n_locks; k++)
+    d->lock_wait_first[k + 1] += d->lock_wait_first[k];
+  memcpy (next, d->lock_wait_first, sizeof (guint) * (d->n_locks + 1));
+  d->lock_wait_thread = g_new (guint32, MAX (d->lock_wait_first[d->n_locks], 1));
+  d->lock_wait_index = g_new (guint32, MAX (d->lock_wait_first[d->n_locks], 1));
+  for (guint t = 0; t < d->n_threads; t++)
+    for (guint w = 0; w < d->threads[t].n_waits; w++)
+      {
+        gint32 k = d->threads[t].wait_object[w];
+
+        if (k < 0)
+          continue;
+        d->lock_wait_thread[next[k]] = t;
+        d->lock_wait_index[next[k]] = w;
+        next[k]++;
+      }
 }
 
 /* Spreads the LOD buckets of src (stride WEFT_N_STATES) that overlap the
@@ -526,10 +783,21 @@ spread_lod (WeftViewRaster *r,
     {
       double x0 = (d->start_ns + b * d->lod_bucket_ns - r->start_ns) * cols_per_ns;
       double x1 = (d->start_ns + (b + 1) * d->lod_bucket_ns - r->start_ns) * cols_per_ns;
+      const float *v = &src[b * WEFT_N_STATES];
 
+      /* Most buckets lie in one column (a column covers 4 or more). */
+      if (x0 >= 0 && x1 <= r->columns && floor (x0) == ceil (x1) - 1)
+        {
+          double *a = &acc[(gsize) x0 * WEFT_N_STATES];
+          double w = x1 - x0;
+
+          for (guint s = 0; s < WEFT_N_STATES; s++)
+            a[s] += v[s] * w;
+          continue;
+        }
       for (guint s = 0; s < WEFT_N_STATES; s++)
-        if (src[b * WEFT_N_STATES + s] != 0)
-          spread (acc, WEFT_N_STATES, s, x0, x1, r->columns, src[b * WEFT_N_STATES + s]);
+        if (v[s] != 0)
+          spread (acc, WEFT_N_STATES, s, x0, x1, r->columns, v[s]);
     }
 }
 
@@ -546,10 +814,20 @@ WeftViewData *
 weft_view_data_load (const char  *path,
                      GError     **error)
 {
+  return weft_view_data_load_with_progress (path, NULL, NULL, error);
+}
+
+WeftViewData *
+weft_view_data_load_with_progress (const char        *path,
+                                   WeftViewProgress   progress,
+                                   gpointer           user_data,
+                                   GError           **error)
+{
   g_autoptr(WeftTrace) trace = weft_trace_open (path, error);
   g_autoptr(WeftViewData) d = NULL;
   g_autofree char *command = NULL;
-  Loader l = { 0 };
+  Loader l = { .progress = progress, .progress_data = user_data };
+  double shares[5] = { 0 };
   gboolean ok;
 
   if (trace == NULL)
@@ -575,7 +853,8 @@ weft_view_data_load (const char  *path,
   l.locks = g_array_new (FALSE, TRUE, sizeof (WeftViewLock));
   l.lock_ix = g_hash_table_new (NULL, NULL);
 
-  ok = load_rows (&l, trace, error);
+  ok = load_rows (&l, trace, shares, error);
+  g_free (l.id_rank);
 
   d->n_processes = l.processes->len;
   d->processes = (WeftViewProcess *) g_array_free (l.processes, FALSE);
@@ -636,7 +915,15 @@ weft_view_data_load (const char  *path,
   d->end_ns = MAX (d->end_ns, d->profile_end_ns[d->n_profile - 1]);
   if (d->end_ns <= d->start_ns)
     d->end_ns = d->start_ns + 1;
-  build_lod (d);
+  index_lock_waits (d);
+  begin_phase (&l, "levels of detail", shares[4]);
+  build_lod (d, &l);
+  report (&l, 1);
+  if (l.cancelled)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "loading %s was cancelled", path);
+      return NULL;
+    }
   return g_steal_pointer (&d);
 }
 
@@ -690,6 +977,12 @@ weft_view_data_unref (WeftViewData *d)
   g_clear_pointer (&d->preview, weft_view_raster_unref);
   g_free (d->lod_thread);
   g_free (d->lod_chart);
+  g_free (d->lod_cpu_busy);
+  g_free (d->lod_cpu_run);
+  g_free (d->lod_cpu_thread);
+  g_free (d->lock_wait_first);
+  g_free (d->lock_wait_thread);
+  g_free (d->lock_wait_index);
   g_free (d);
 }
 
@@ -713,6 +1006,39 @@ first_ending_after (const gint64 *end_ns,
   return lo;
 }
 
+/* The means over [start_ns, end_ns) from the level of detail's chart: each
+ * bucket counted for the part of it inside the span (exact but for the
+ * two buckets at the ends, where the bucket's mean stands for its part). */
+static void
+span_means_lod (WeftViewData *d,
+                gint64        start_ns,
+                gint64        end_ns,
+                double       *p,
+                double       *c)
+{
+  double x0 = (start_ns - d->start_ns) / d->lod_bucket_ns;
+  double x1 = (end_ns - d->start_ns) / d->lod_bucket_ns;
+  guint b0 = (guint) CLAMP (floor (x0), 0, d->lod_buckets);
+  guint b1 = (guint) CLAMP (ceil (x1), b0, d->lod_buckets);
+
+  *p = *c = 0;
+  for (guint b = b0; b < b1; b++)
+    {
+      const float *v = &d->lod_chart[(gsize) b * WEFT_N_STATES];
+      double w = MIN (x1, (double) b + 1) - MAX (x0, (double) b);
+
+      *p += w * v[WEFT_STATE_RUNNING];
+      for (guint s = 0; s < WEFT_N_STATES; s++)
+        if (s != WEFT_STATE_SLEEP)
+          *c += w * v[s];
+    }
+  *p *= d->lod_bucket_ns;
+  *c *= d->lod_bucket_ns;
+}
+
+/* Spans with more profile rows than this take the level of detail. */
+#define SPAN_MEANS_MAX_ROWS 100000
+
 void
 weft_view_data_span_means (WeftViewData *d,
                            gint64        start_ns,
@@ -721,20 +1047,25 @@ weft_view_data_span_means (WeftViewData *d,
                            double       *mean_c)
 {
   double p = 0, c = 0;
+  guint first, last;
 
   if (end_ns <= start_ns)
     end_ns = start_ns + 1;
-  for (guint i = first_ending_after (d->profile_end_ns, d->n_profile, start_ns);
-       i < d->n_profile && d->profile_start_ns[i] < end_ns; i++)
-    {
-      double w = MIN (d->profile_end_ns[i], end_ns) - MAX (d->profile_start_ns[i], start_ns);
-      const gint32 *n = &d->profile_counts[i * WEFT_N_STATES];
+  first = first_ending_after (d->profile_end_ns, d->n_profile, start_ns);
+  last = first_ending_after (d->profile_end_ns, d->n_profile, end_ns);
+  if (last - first > SPAN_MEANS_MAX_ROWS && d->lod_buckets > 0)
+    span_means_lod (d, start_ns, end_ns, &p, &c);
+  else
+    for (guint i = first; i < d->n_profile && d->profile_start_ns[i] < end_ns; i++)
+      {
+        double w = MIN (d->profile_end_ns[i], end_ns) - MAX (d->profile_start_ns[i], start_ns);
+        const gint32 *n = &d->profile_counts[i * WEFT_N_STATES];
 
-      p += w * n[WEFT_STATE_RUNNING];
-      for (guint s = 0; s < WEFT_N_STATES; s++)
-        if (s != WEFT_STATE_SLEEP)
-          c += w * n[s];
-    }
+        p += w * n[WEFT_STATE_RUNNING];
+        for (guint s = 0; s < WEFT_N_STATES; s++)
+          if (s != WEFT_STATE_SLEEP)
+            c += w * n[s];
+      }
   *mean_p = p / (end_ns - start_ns);
   *mean_c = c / (end_ns - start_ns);
 }
@@ -884,23 +1215,133 @@ raster_cpu (WeftViewRaster    *r,
     out[c] = best_thread;
 }
 
+/* raster_cpu() from the CPU's level of detail: each bucket counts as a
+ * slice of its longest run's thread, as long as that run, and its busy
+ * time spread evenly over it. */
 static void
-raster_lock (WeftViewRaster       *r,
-             const WeftViewThread *t,
-             guint8               *out,
-             double                cols_per_ns)
+raster_cpu_lod (WeftViewRaster *r,
+                WeftViewData   *d,
+                guint           cpu,
+                gint32         *out,
+                double          cols_per_ns)
 {
-  memset (out, 0, r->columns);
-  for (guint i = first_ending_after (t->wait_end_ns, t->n_waits, r->start_ns);
-       i < t->n_waits && t->wait_start_ns[i] < r->end_ns; i++)
-    if (t->wait_object[i] == r->lock)
-      {
-        double x0 = MAX ((t->wait_start_ns[i] - r->start_ns) * cols_per_ns, 0.0);
-        double x1 = MIN ((t->wait_end_ns[i] - r->start_ns) * cols_per_ns, (double) r->columns);
+  const float *busy_b = &d->lod_cpu_busy[(gsize) cpu * d->lod_buckets];
+  const float *run_b = &d->lod_cpu_run[(gsize) cpu * d->lod_buckets];
+  const gint32 *thread_b = &d->lod_cpu_thread[(gsize) cpu * d->lod_buckets];
+  gint64 b0 = (gint64) floor ((r->start_ns - d->start_ns) / d->lod_bucket_ns);
+  gint64 b1 = (gint64) ceil ((r->end_ns - d->start_ns) / d->lod_bucket_ns);
+  double bucket_cols = d->lod_bucket_ns * cols_per_ns;
+  double busy = 0, best = 0, run = 0;
+  gint32 best_thread = -1, run_thread = -1;
+  guint c = 0;
 
-        for (guint c = (guint) x0; c < r->columns && c < x1; c++)
-          out[c] = 1;
-      }
+  for (guint i = 0; i < r->columns; i++)
+    out[i] = -1;
+  b0 = CLAMP (b0, 0, (gint64) d->lod_buckets);
+  b1 = CLAMP (b1, b0, (gint64) d->lod_buckets);
+  for (gint64 b = b0; b < b1; b++)
+    {
+      double x0 = (d->start_ns + b * d->lod_bucket_ns - r->start_ns) * cols_per_ns;
+      double x1 = MIN (x0 + bucket_cols, (double) r->columns);
+
+      x0 = MAX (x0, 0.0);
+      while (x0 < x1)
+        {
+          guint col = MIN ((guint) x0, r->columns - 1);
+          double hi = MIN (x1, (double) col + 1), share = (hi - x0) / bucket_cols;
+
+          if (col != c)
+            {
+              if (busy >= 0.5)
+                out[c] = best_thread;
+              c = col;
+              busy = best = run = 0;
+              best_thread = run_thread = -1;
+            }
+          busy += busy_b[b] * bucket_cols * share;
+          if (thread_b[b] >= 0)
+            {
+              if (thread_b[b] != run_thread)
+                {
+                  run_thread = thread_b[b];
+                  run = 0;
+                }
+              run += run_b[b] * bucket_cols * share;
+              if (run > best)
+                {
+                  best = run;
+                  best_thread = run_thread;
+                }
+            }
+          if (hi <= x0)
+            break;
+          x0 = hi;
+        }
+    }
+  if (c < r->columns && busy >= 0.5)
+    out[c] = best_thread;
+}
+
+/* First k in [lo, hi) whose wait ends after t (ends grow with k: one
+ * thread's waits on one lock do not overlap). */
+static guint
+first_lock_wait_after (WeftViewData *d,
+                       guint         lo,
+                       guint         hi,
+                       gint64        t)
+{
+  while (lo < hi)
+    {
+      guint mid = lo + (hi - lo) / 2;
+      const WeftViewThread *th = &d->threads[d->lock_wait_thread[mid]];
+
+      if (th->wait_end_ns[d->lock_wait_index[mid]] <= t)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+  return lo;
+}
+
+/* Marks the columns where a wait on r->lock covers part of the column.
+ * Reads only that lock's waits (index_lock_waits()), and once a wait has
+ * marked a column, jumps to the first wait that ends after it: at most a
+ * binary search per marked run of columns, however many waits there are. */
+static void
+raster_lock (WeftViewRaster *r,
+             WeftViewData   *d,
+             double          cols_per_ns)
+{
+  guint end = d->lock_wait_first[r->lock + 1];
+
+  memset (r->thread_lock, 0, (gsize) r->columns * r->n_threads);
+  for (guint k = d->lock_wait_first[r->lock]; k < end;)
+    {
+      guint t = d->lock_wait_thread[k], t_end = k;
+      const WeftViewThread *th = &d->threads[t];
+      guint8 *out = &r->thread_lock[(gsize) t * r->columns];
+
+      while (t_end < end && d->lock_wait_thread[t_end] == t)
+        t_end++;
+      for (guint i = first_lock_wait_after (d, k, t_end, r->start_ns); i < t_end;)
+        {
+          guint w = d->lock_wait_index[i];
+          double x0, x1;
+          guint c, last;
+
+          if (th->wait_start_ns[w] >= r->end_ns)
+            break;
+          x0 = MAX ((th->wait_start_ns[w] - r->start_ns) * cols_per_ns, 0.0);
+          x1 = MIN ((th->wait_end_ns[w] - r->start_ns) * cols_per_ns, (double) r->columns);
+          for (c = (guint) x0, last = c; c < r->columns && c < x1; c++)
+            out[last = c] = 1;
+          /* The next wait that can mark another column ends after this
+           * one's last column. */
+          i = MAX (i + 1, first_lock_wait_after (d, i + 1, t_end,
+                                                 r->start_ns + (gint64) ((last + 1) / cols_per_ns)));
+        }
+      k = t_end;
+    }
 }
 
 WeftViewRaster *
@@ -939,7 +1380,10 @@ weft_view_raster_new_full (WeftViewData *d,
 
   raster_chart (r, d, cols_per_ns);
   for (guint c = 0; c < d->cpus; c++)
-    raster_cpu (r, &d->cpu[c], &r->cpu_thread[(gsize) c * columns], cols_per_ns);
+    if (use_lod (r, d))
+      raster_cpu_lod (r, d, c, &r->cpu_thread[(gsize) c * columns], cols_per_ns);
+    else
+      raster_cpu (r, &d->cpu[c], &r->cpu_thread[(gsize) c * columns], cols_per_ns);
   acc = g_new (double, (gsize) columns * WEFT_N_STATES);
   for (guint t = 0; t < d->n_threads; t++)
     raster_thread (r, d, &d->threads[t], &r->thread_state[(gsize) t * columns], acc, cols_per_ns);
@@ -947,8 +1391,7 @@ weft_view_raster_new_full (WeftViewData *d,
   if (r->lock >= 0)
     {
       r->thread_lock = g_new (guint8, (gsize) columns * d->n_threads);
-      for (guint t = 0; t < d->n_threads; t++)
-        raster_lock (r, &d->threads[t], &r->thread_lock[(gsize) t * columns], cols_per_ns);
+      raster_lock (r, d, cols_per_ns);
     }
   return r;
 }
@@ -1011,7 +1454,8 @@ append_stack (WeftTrace  *trace,
               GError    **error)
 {
   static const char sql[] =
-    "SELECT f.function, f.file, f.line, f.module, f.address FROM stack_frames sf"
+    "SELECT f.function, f.file, f.line, coalesce (f.module, CASE f.kind WHEN 'python' THEN 'Python' END),"
+    " f.address FROM stack_frames sf"
     " JOIN frames f ON f.id = sf.frame_id WHERE sf.stack_id = ?1 ORDER BY sf.depth LIMIT ?2";
   sqlite3_stmt *stmt = weft_trace_prepare (trace, sql, error);
   int rc;

@@ -115,14 +115,28 @@ typedef struct
   guint            n_locks;
   guint            n_waits;     /* waits rows loaded, all threads */
   /* Level of detail for large traces: [start_ns, end_ns) cut into
-   * lod_buckets equal buckets; per thread and bucket the share of the
-   * bucket spent in each state, per bucket the mean number of threads per
-   * state. Rasters whose columns cover several buckets aggregate these
-   * instead of every interval. lod_buckets is 0 for small traces. */
+   * lod_buckets equal buckets (at most 65 536, fewer when there are many
+   * threads and CPUs: the arrays stay under 256 MiB); per thread and bucket
+   * the share of the bucket spent in each state, per bucket the mean number
+   * of threads per state, per CPU and bucket the share it was busy and its
+   * longest run of one thread (the thread and the share). Rasters whose
+   * columns cover several buckets aggregate these instead of every
+   * interval. lod_buckets is 0 for small traces. */
   guint            lod_buckets;
   double           lod_bucket_ns;
   float           *lod_thread;  /* n_threads × lod_buckets × WEFT_N_STATES */
   float           *lod_chart;   /* lod_buckets × WEFT_N_STATES */
+  float           *lod_cpu_busy;   /* cpus × lod_buckets */
+  float           *lod_cpu_run;    /* cpus × lod_buckets */
+  gint32          *lod_cpu_thread; /* cpus × lod_buckets: index into threads, -1 idle */
+  /* The waits on each lock, grouped by thread (in thread order), in time
+   * order: lock_wait_thread[k] and lock_wait_index[k] (into that thread's
+   * waits) for k in [lock_wait_first[lock], lock_wait_first[lock + 1]).
+   * Lets a raster outline the waits on one lock without reading the
+   * others'. */
+  guint           *lock_wait_first; /* n_locks + 1 */
+  guint32         *lock_wait_thread;
+  guint32         *lock_wait_index;
   struct _WeftViewRaster *preview; /* set on a preview (see
                                  * weft_view_data_load_preview()): no
                                  * states, slices, profile, locks nor waits
@@ -134,6 +148,22 @@ typedef struct
  * sound, analysed trace, with a message that names the file). */
 WeftViewData *weft_view_data_load   (const char   *path,
                                      GError      **error);
+
+/* Told how far weft_view_data_load_with_progress() is: fraction in [0, 1],
+ * never decreasing (an estimate: each table's share is guessed from its
+ * size, the progress within it from the time of the rows read so far), and
+ * what it is doing ("thread states", …, a static string). Called from the
+ * loading thread, a few hundred times per load at most. Returns FALSE to
+ * stop the load, which then fails with G_IO_ERROR_CANCELLED. */
+typedef gboolean (*WeftViewProgress) (double      fraction,
+                                      const char *what,
+                                      gpointer    user_data);
+
+/* weft_view_data_load(), telling progress (may be NULL) how far it is. */
+WeftViewData *weft_view_data_load_with_progress (const char        *path,
+                                                 WeftViewProgress   progress,
+                                                 gpointer           user_data,
+                                                 GError           **error);
 /* A first look at a large trace, in a fraction of the time of
  * weft_view_data_load(): meta, processes and threads, and a raster of the
  * whole trace in columns columns whose values are point samples (the
@@ -172,7 +202,9 @@ void          weft_view_format_duration (char   *buf,
                                          gint64  ns);
 
 /* Mean parallelism P and concurrency C over [start_ns, end_ns), from the
- * profile. Cheap (binary search); any thread. */
+ * profile; for a span of more than 100 000 profile rows, from the level of
+ * detail (exact to a bucket at each end). Cheap: a binary search and at
+ * most 100 000 rows or 65 536 buckets. Any thread. */
 void          weft_view_data_span_means (WeftViewData *data,
                                          gint64        start_ns,
                                          gint64        end_ns,

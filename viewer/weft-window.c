@@ -12,6 +12,8 @@ struct _WeftWindow
   GtkLabel     *error_label;
   GtkLabel     *details_label;
   GtkLabel     *info_label;
+  GtkProgressBar *load_bar;   /* on the loading page */
+  GtkProgressBar *preview_bar;/* beside the details line, while a preview shows */
   GtkNotebook  *tables;
   GtkPaned     *main_paned;
   WeftTimeline *timeline;
@@ -29,17 +31,21 @@ static guint signals[N_SIGNALS];
 
 #define format_duration weft_view_format_duration
 
+/* The details line: mean P and C of the selection, else of the visible
+ * span, else of the whole trace (weft_view_data_span_means() is cheap). */
 static void
 update_details (WeftWindow *self)
 {
   WeftViewData *d = weft_timeline_get_data (self->timeline);
   gint64 s, e;
   double p, c;
-  char span[32], from[32], to[32];
+  char span[32], from[32], to[32], total[32];
   g_autofree char *text = NULL;
 
-  if (d == NULL)
+  /* A preview has no profile: the line says it is loading. */
+  if (d == NULL || d->preview != NULL)
     return;
+  format_duration (total, sizeof total, d->end_ns - d->start_ns);
   if (weft_timeline_get_selection (self->timeline, &s, &e))
     {
       weft_view_data_span_means (d, s, e, &p, &c);
@@ -47,18 +53,28 @@ update_details (WeftWindow *self)
       format_duration (to, sizeof to, e - d->start_ns);
       format_duration (span, sizeof span, e - s);
       text = g_strdup_printf ("Selection %s – %s (%s): mean parallelism P %.2f, "
-                              "mean concurrency C %.2f on %u CPUs",
+                              "mean concurrency C %.2f on %u CPUs. Enter zooms to it.",
                               from, to, span, p, c, d->cpus);
     }
   else
     {
-      weft_view_data_span_means (d, d->start_ns, d->end_ns, &p, &c);
-      format_duration (span, sizeof span, d->end_ns - d->start_ns);
-      text = g_strdup_printf ("Whole trace (%s): mean parallelism P %.2f, mean concurrency "
-                              "C %.2f on %u CPUs, %u threads in %u process%s. "
-                              "Drag to select a span.",
-                              span, p, c, d->cpus, d->n_threads, d->n_processes,
-                              d->n_processes == 1 ? "" : "es");
+      weft_timeline_get_view (self->timeline, &s, &e);
+      weft_view_data_span_means (d, s, e, &p, &c);
+      if (s == d->start_ns && e == d->end_ns)
+        text = g_strdup_printf ("Whole trace (%s): mean parallelism P %.2f, mean concurrency "
+                                "C %.2f on %u CPUs, %u threads in %u process%s. "
+                                "Drag to select a span.",
+                                total, p, c, d->cpus, d->n_threads, d->n_processes,
+                                d->n_processes == 1 ? "" : "es");
+      else
+        {
+          format_duration (from, sizeof from, s - d->start_ns);
+          format_duration (to, sizeof to, e - d->start_ns);
+          format_duration (span, sizeof span, e - s);
+          text = g_strdup_printf ("Span %s – %s (%s of %s): mean parallelism P %.2f, mean "
+                                  "concurrency C %.2f on %u CPUs. Home shows the whole trace.",
+                                  from, to, span, total, p, c, d->cpus);
+        }
     }
   gtk_label_set_text (self->details_label, text);
 }
@@ -248,6 +264,7 @@ apply_preview (gpointer user_data)
       weft_timeline_set_data (self->timeline, p->data);
       gtk_label_set_text (self->details_label, "Loading the whole trace… until then the timeline "
                           "shows samples, one per pixel column.");
+      gtk_widget_set_visible (GTK_WIDGET (self->preview_bar), TRUE);
       gtk_label_set_text (self->info_label, "Loading…");
       gtk_stack_set_visible_child_name (self->stack, "timeline");
     }
@@ -261,12 +278,108 @@ apply_preview (gpointer user_data)
 /* Traces at least this large (bytes) are shown first as a preview. */
 #define PREVIEW_MIN_BYTES (64 * 1024 * 1024)
 
+/* How far the load is, passed from the loading thread to the main loop:
+ * the thread stores the latest fraction and schedules at most one idle at
+ * a time to show it. */
+typedef struct
+{
+  gatomicrefcount ref;
+  GWeakRef        window;
+  GCancellable   *cancellable;
+  GMutex          mutex;
+  double          fraction;  /* under mutex */
+  const char     *what;      /* under mutex */
+  gboolean        pending;   /* under mutex: an idle will show them */
+} LoadProgress;
+
+static LoadProgress *
+load_progress_ref (LoadProgress *p)
+{
+  g_atomic_ref_count_inc (&p->ref);
+  return p;
+}
+
+static void
+load_progress_unref (LoadProgress *p)
+{
+  if (!g_atomic_ref_count_dec (&p->ref))
+    return;
+  g_weak_ref_clear (&p->window);
+  g_object_unref (p->cancellable);
+  g_mutex_clear (&p->mutex);
+  g_free (p);
+}
+
+/* Main thread: shows the fraction on the loading page's bar, and on the
+ * one beside the details line while a preview is shown. */
+static gboolean
+show_progress (gpointer user_data)
+{
+  LoadProgress *p = user_data;
+  g_autoptr(WeftWindow) self = g_weak_ref_get (&p->window);
+  g_autofree char *text = NULL;
+  double fraction;
+  const char *what;
+
+  g_mutex_lock (&p->mutex);
+  fraction = p->fraction;
+  what = p->what;
+  p->pending = FALSE;
+  g_mutex_unlock (&p->mutex);
+  if (self == NULL || g_cancellable_is_cancelled (p->cancellable))
+    return G_SOURCE_REMOVE;
+  text = g_strdup_printf ("Loading the trace: %s… %d %%", what, (int) (fraction * 100));
+  gtk_progress_bar_set_fraction (self->load_bar, fraction);
+  gtk_progress_bar_set_text (self->load_bar, text);
+  gtk_progress_bar_set_fraction (self->preview_bar, fraction);
+  gtk_progress_bar_set_text (self->preview_bar, text);
+  return G_SOURCE_REMOVE;
+}
+
+/* Loading thread (WeftViewProgress). */
+static gboolean
+on_load_progress (double      fraction,
+                  const char *what,
+                  gpointer    user_data)
+{
+  LoadProgress *p = user_data;
+
+  g_mutex_lock (&p->mutex);
+  p->fraction = fraction;
+  p->what = what;
+  if (!p->pending)
+    {
+      p->pending = TRUE;
+      g_idle_add_full (G_PRIORITY_DEFAULT, show_progress, load_progress_ref (p),
+                       (GDestroyNotify) load_progress_unref);
+    }
+  g_mutex_unlock (&p->mutex);
+  return !g_cancellable_is_cancelled (p->cancellable);
+}
+
+typedef struct
+{
+  char         *path;
+  LoadProgress *progress;
+} LoadJob;
+
+static void
+load_job_free (gpointer data)
+{
+  LoadJob *job = data;
+
+  g_free (job->path);
+  load_progress_unref (job->progress);
+  g_free (job);
+}
+
 static void
 load_thread (GTask        *task,
              gpointer      source,
              gpointer      task_data,
              GCancellable *cancellable)
 {
+  LoadJob *job = task_data;
   GError *error = NULL;
   WeftViewData *d;
   GStatBuf st;
@@ -274,9 +387,9 @@ load_thread (GTask        *task,
   gint64 min_bytes = min != NULL ? g_ascii_strtoll (min, NULL, 10) : PREVIEW_MIN_BYTES;
 
   /* A large trace takes seconds to read whole: show a sampled preview first. */
-  if (g_stat (task_data, &st) == 0 && st.st_size >= min_bytes)
+  if (g_stat (job->path, &st) == 0 && st.st_size >= min_bytes)
     {
-      WeftViewData *preview = weft_view_data_load_preview (task_data, 1280, NULL);
+      WeftViewData *preview = weft_view_data_load_preview (job->path, 1280, NULL);
 
       if (preview != NULL)
         {
@@ -288,7 +401,7 @@ load_thread (GTask        *task,
           g_main_context_invoke (NULL, apply_preview, p);
         }
     }
-  d = weft_view_data_load (task_data, &error);
+  d = weft_view_data_load_with_progress (job->path, on_load_progress, job->progress, &error);
 
   if (d == NULL)
     g_task_return_error (task, error);
@@ -311,6 +424,7 @@ load_done (GObject      *source,
       return;
     }
   g_clear_error (&self->error);
+  gtk_widget_set_visible (GTK_WIDGET (self->preview_bar), FALSE);
   if (d == NULL)
     {
       self->error = error;
@@ -329,6 +443,7 @@ weft_window_load (WeftWindow *self,
 {
   g_autoptr(GTask) task = NULL;
   g_autofree char *path = g_file_get_path (file);
+  LoadJob *job;
 
   if (self->cancellable != NULL)
     g_cancellable_cancel (self->cancellable);
@@ -337,12 +452,22 @@ weft_window_load (WeftWindow *self,
   if (path == NULL)
     path = g_file_get_uri (file);
   gtk_stack_set_visible_child_name (self->stack, "loading");
+  gtk_progress_bar_set_fraction (self->load_bar, 0);
+  gtk_progress_bar_set_text (self->load_bar, "Opening the trace…");
+  gtk_widget_set_visible (GTK_WIDGET (self->preview_bar), FALSE);
   weft_timeline_set_data (self->timeline, NULL);
   for (guint i = 0; i < G_N_ELEMENTS (self->table); i++)
     weft_table_set_data (self->table[i], NULL);
+  job = g_new0 (LoadJob, 1);
+  job->path = g_steal_pointer (&path);
+  job->progress = g_new0 (LoadProgress, 1);
+  g_atomic_ref_count_init (&job->progress->ref);
+  g_weak_ref_init (&job->progress->window, self);
+  job->progress->cancellable = g_object_ref (self->cancellable);
+  g_mutex_init (&job->progress->mutex);
   task = g_task_new (self, self->cancellable, load_done, NULL);
   g_task_set_source_tag (task, weft_window_load);
-  g_task_set_task_data (task, g_steal_pointer (&path), g_free);
+  g_task_set_task_data (task, job, load_job_free);
   g_task_run_in_thread (task, load_thread);
 }
 
@@ -478,6 +603,8 @@ weft_window_class_init (WeftWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, WeftWindow, error_label);
   gtk_widget_class_bind_template_child (widget_class, WeftWindow, details_label);
   gtk_widget_class_bind_template_child (widget_class, WeftWindow, info_label);
+  gtk_widget_class_bind_template_child (widget_class, WeftWindow, load_bar);
+  gtk_widget_class_bind_template_child (widget_class, WeftWindow, preview_bar);
   gtk_widget_class_bind_template_child (widget_class, WeftWindow, tables);
   gtk_widget_class_bind_template_child (widget_class, WeftWindow, main_paned);
   gtk_widget_class_bind_template_child (widget_class, WeftWindow, timeline);
@@ -508,15 +635,22 @@ weft_window_class_init (WeftWindowClass *klass)
                                       0, NULL, NULL, NULL, G_TYPE_NONE, 0);
 }
 
+/* The timeline gets most of the height: the tables and the details pane
+ * below it take a third of the paned, within [150, 280] px (max-position
+ * already leaves the tables their minimum height, so it is not the
+ * paned's height). Applied whenever the window's height changes; a drag of
+ * the handle holds until then. */
 static void
 paned_resized (GtkPaned   *paned,
                GParamSpec *pspec,
                WeftWindow *self)
 {
-  int max;
+  int max, height = gtk_widget_get_height (GTK_WIDGET (paned));
+  int bottom = CLAMP (height / 3, 150, 280);
 
   g_object_get (paned, "max-position", &max, NULL);
-  gtk_paned_set_position (paned, MAX (max - 240, max / 2));
+  if (height > 0)
+    gtk_paned_set_position (paned, CLAMP (height - bottom, 0, max));
 }
 
 static void
@@ -564,14 +698,42 @@ setup_drop (WeftWindow *self)
   gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (target));
 }
 
+/* Without a compositing manager (Xvfb, VNC, X forwarding, a bare X server)
+ * GTK draws the client-side decorations "solid": Adwaita's frame is then
+ * three inset box-shadows as large as the window, which GSK's GL renderer
+ * shades over every pixel of the window at each frame. On Mesa's software
+ * rasterizer, which such displays usually have, that alone took 80 ms per
+ * frame while the timeline pans (bench-view). The frame keeps its 1 px
+ * border. */
+static void
+install_css_once (void)
+{
+  static gsize done;
+
+  if (g_once_init_enter (&done))
+    {
+      g_autoptr(GtkCssProvider) css = gtk_css_provider_new ();
+      GdkDisplay *display = gdk_display_get_default ();
+
+      gtk_css_provider_load_from_data (css, "window.solid-csd { box-shadow: none; }", -1);
+      if (display != NULL)
+        gtk_style_context_add_provider_for_display (display, GTK_STYLE_PROVIDER (css),
+                                                    GTK_STYLE_PROVIDER_PRIORITY_APPLICATION);
+      g_once_init_leave (&done, 1);
+    }
+}
+
 static void
 weft_window_init (WeftWindow *self)
 {
   static const char * const titles[] = { "Objects", "Threads", "Processes" };
 
+  install_css_once ();
   gtk_widget_init_template (GTK_WIDGET (self));
   g_signal_connect_swapped (self->timeline, "selection-changed",
                             G_CALLBACK (update_details), self);
+  /* The visible span changed and its raster is painted. */
+  g_signal_connect_swapped (self->timeline, "settled", G_CALLBACK (update_details), self);
   g_signal_connect (self->timeline, "wait-selected", G_CALLBACK (wait_selected), self);
   for (guint i = 0; i < G_N_ELEMENTS (self->table); i++)
     {

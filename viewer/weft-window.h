@@ -1,8 +1,10 @@
 /* weft-window.h — a window showing one trace (weft-window.ui).
  *
  * weft_window_load() reads the trace in a worker thread (GTask) and applies
- * it on the main loop; until then the window shows a spinner, and on failure
- * a message. "loaded" is emitted once either way. Main thread only.
+ * it on the main loop; until then the window shows how far the load is (a
+ * progress bar; for a large trace, beside a sampled preview of the
+ * timeline), and on failure a message. "loaded" is emitted once either way.
+ * Main thread only.
  */
 #pragma once
 

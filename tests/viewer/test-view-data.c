@@ -2,6 +2,7 @@
  * aggregating it to the pixel (viewer/weft-view-data.c), on a small synthetic
  * trace whose answers are known exactly. No display needed.
  */
+#include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <string.h>
 
@@ -195,8 +196,135 @@ test_lod (Fixture       *f,
   b = weft_view_raster_new (lod, 1000, 2000, 10);
   for (guint i = 0; i < 2 * 10; i++)
     g_assert_cmpuint (a->thread_state[i], ==, b->thread_state[i]);
+  for (guint i = 0; i < 2 * 10; i++)
+    g_assert_cmpint (a->cpu_thread[i], ==, b->cpu_thread[i]);
   for (guint i = 0; i < 10 * WEFT_N_STATES; i++)
     g_assert_cmpfloat_with_epsilon (a->chart[i], b->chart[i], 1e-3);
+}
+
+typedef struct
+{
+  GArray  *fractions;
+  GPtrArray *phases;
+  double   stop_at;   /* say stop once past this fraction */
+} Progress;
+
+static gboolean
+on_progress (double      fraction,
+             const char *what,
+             gpointer    user_data)
+{
+  Progress *p = user_data;
+
+  g_array_append_val (p->fractions, fraction);
+  if (p->phases->len == 0 || g_strcmp0 (g_ptr_array_index (p->phases, p->phases->len - 1), what) != 0)
+    g_ptr_array_add (p->phases, (gpointer) what);
+  return fraction <= p->stop_at;
+}
+
+static void
+test_progress (Fixture       *f,
+               gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WeftViewData) d = NULL;
+  Progress p = { g_array_new (FALSE, FALSE, sizeof (double)), g_ptr_array_new (), 2 };
+
+  g_test_summary ("loading tells its progress: phases in order, fractions never decreasing, "
+                  "1 at the end; a progress callback that says stop cancels the load");
+  d = weft_view_data_load_with_progress (f->path, on_progress, &p, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (d);
+  g_assert_cmpuint (p.fractions->len, >=, 4);
+  for (guint i = 1; i < p.fractions->len; i++)
+    g_assert_cmpfloat (g_array_index (p.fractions, double, i), >=,
+                       g_array_index (p.fractions, double, i - 1));
+  g_assert_cmpfloat_with_epsilon (g_array_index (p.fractions, double, p.fractions->len - 1), 1.0, 1e-9);
+  g_assert_cmpstr (g_ptr_array_index (p.phases, 0), ==, "thread states");
+  g_assert_cmpstr (g_ptr_array_index (p.phases, 1), ==, "CPU slices");
+
+  g_array_set_size (p.fractions, 0);
+  g_ptr_array_set_size (p.phases, 0);
+  p.stop_at = 0.0;
+  g_clear_pointer (&d, weft_view_data_unref);
+  d = weft_view_data_load_with_progress (f->path, on_progress, &p, &error);
+  g_assert_null (d);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_array_unref (p.fractions);
+  g_ptr_array_unref (p.phases);
+}
+
+/* One thread over [0, 100 000) ns with a wait every 100 ns, 40 ns long,
+ * alternately on the mutex (object 1) and the cond (object 2). */
+static char *
+make_many_waits_trace (const char *dir)
+{
+  g_autofree char *path = g_build_filename (dir, "waits.db", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WeftTrace) trace = weft_trace_create (path, &error);
+  g_autoptr(GString) sql = g_string_new (
+    "INSERT INTO meta VALUES ('command', 'w'), ('start_ns', 0), ('end_ns', 100000), ('cpus', 1);"
+    "INSERT INTO processes (id, pid, command, start_ns, end_ns) VALUES (1, 10, 'w', 0, 100000);"
+    "INSERT INTO threads (id, process_id, tid, name, start_ns, end_ns) VALUES (1, 1, 10, 'w', 0, 100000);"
+    "INSERT INTO thread_states (thread_id, start_ns, end_ns, state) VALUES (1, 0, 100000, 'running');"
+    "INSERT INTO objects (id, process_id, address, kind, name) VALUES (1, 1, 4096, 'mutex', 'm'),"
+    "  (2, 1, 8192, 'cond', 'c');"
+    "INSERT INTO lock_stats VALUES (1, 500, 500, 500, 20000, 40, 40, 40, 0, 0, 0, 0, 1, 0),"
+    "  (2, 500, 500, 500, 20000, 40, 40, 40, 0, 0, 0, 0, 1, 0);"
+    "INSERT INTO profile VALUES (0, 100000, 1, 0, 0, 0, 0, 0, 0);");
+  gboolean ok;
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < 1000; i++)
+    g_string_append_printf (sql, "INSERT INTO waits (id, thread_id, object_id, kind, start_ns, end_ns,"
+                            " result) VALUES (%u, 1, %u, '%s', %u, %u, 'ok');", i + 1, 1 + i % 2,
+                            i % 2 ? "cond" : "mutex", i * 100, i * 100 + 40);
+  ok = weft_trace_exec (trace, sql->str, &error);
+  g_assert_no_error (error);
+  g_assert_true (ok);
+  return g_steal_pointer (&path);
+}
+
+static void
+test_lock_marks (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("weft-view-data-XXXXXX", NULL);
+  g_autofree char *path = make_many_waits_trace (dir);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(WeftViewData) d = weft_view_data_load (path, &error);
+  /* (span, columns): wider and narrower columns than the waits' period */
+  static const gint64 views[][3] = {
+    { 0, 100000, 97 }, { 0, 100000, 3000 }, { 12345, 23456, 500 }, { 50, 90, 4 },
+  };
+
+  g_test_summary ("the outline of a lock's waits marks exactly the columns its waits touch, "
+                  "whatever the zoom");
+  g_assert_no_error (error);
+  g_assert_cmpuint (d->n_locks, ==, 2);
+  for (guint v = 0; v < G_N_ELEMENTS (views); v++)
+    for (gint lock = 0; lock < 2; lock++)
+      {
+        g_autoptr(WeftViewRaster) r = weft_view_raster_new_full (d, views[v][0], views[v][1],
+                                                                 (guint) views[v][2], lock);
+        const WeftViewThread *t = &d->threads[0];
+        double cols_per_ns = (double) r->columns / (r->end_ns - r->start_ns);
+
+        for (guint c = 0; c < r->columns; c++)
+          {
+            gboolean want = FALSE;
+
+            for (guint w = 0; w < t->n_waits && !want; w++)
+              {
+                double x0 = (t->wait_start_ns[w] - r->start_ns) * cols_per_ns;
+                double x1 = (t->wait_end_ns[w] - r->start_ns) * cols_per_ns;
+
+                want = t->wait_object[w] == lock && x1 > c && x0 < c + 1 && x1 > 0 && x0 < r->columns;
+              }
+            g_assert_cmpuint (r->thread_lock[c], ==, want);
+          }
+      }
+  g_unlink (path);
+  g_rmdir (dir);
 }
 
 static void
@@ -246,6 +374,9 @@ main (int    argc,
   g_test_add ("/viewer/data/locks-waits", Fixture, NULL, fixture_set_up, test_locks_waits,
               fixture_tear_down);
   g_test_add ("/viewer/data/lod", Fixture, NULL, fixture_set_up, test_lod, fixture_tear_down);
+  g_test_add ("/viewer/data/progress", Fixture, NULL, fixture_set_up, test_progress,
+              fixture_tear_down);
+  g_test_add_func ("/viewer/data/lock-marks", test_lock_marks);
   g_test_add_func ("/viewer/data/not-finalized", test_not_finalized);
   return g_test_run ();
 }
