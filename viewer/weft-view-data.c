@@ -817,6 +817,31 @@ weft_view_data_load (const char  *path,
   return weft_view_data_load_with_progress (path, NULL, NULL, error);
 }
 
+/* A new WeftViewData with the trace's header (command, span, CPUs), and
+ * the loader's tables of processes and threads made empty: what a full
+ * load and a preview both start from. */
+static WeftViewData *
+data_begin (WeftTrace  *trace,
+            const char *path,
+            Loader     *l)
+{
+  WeftViewData *d = g_new0 (WeftViewData, 1);
+  g_autofree char *command = weft_trace_get_meta (trace, "command");
+
+  g_atomic_ref_count_init (&d->ref);
+  d->path = g_strdup (path);
+  d->command = weft_view_printable (command, "?");
+  d->start_ns = meta_int (trace, "start_ns", 0);
+  d->end_ns = meta_int (trace, "end_ns", d->start_ns);
+  d->cpus = (guint) CLAMP (meta_int (trace, "cpus", 1), 1, 1024);
+  l->data = d;
+  l->processes = g_array_new (FALSE, TRUE, sizeof (WeftViewProcess));
+  l->threads = g_array_new (FALSE, TRUE, sizeof (WeftViewThread));
+  l->thread_ix = g_hash_table_new (NULL, NULL);
+  l->process_ix = g_hash_table_new (NULL, NULL);
+  return d;
+}
+
 WeftViewData *
 weft_view_data_load_with_progress (const char        *path,
                                    WeftViewProgress   progress,
@@ -825,7 +850,6 @@ weft_view_data_load_with_progress (const char        *path,
 {
   g_autoptr(WeftTrace) trace = weft_trace_open (path, error);
   g_autoptr(WeftViewData) d = NULL;
-  g_autofree char *command = NULL;
   Loader l = { .progress = progress, .progress_data = user_data };
   double shares[5] = { 0 };
   gboolean ok;
@@ -833,20 +857,7 @@ weft_view_data_load_with_progress (const char        *path,
   if (trace == NULL)
     return NULL;
 
-  d = g_new0 (WeftViewData, 1);
-  g_atomic_ref_count_init (&d->ref);
-  d->path = g_strdup (path);
-  command = weft_trace_get_meta (trace, "command");
-  d->command = weft_view_printable (command, "?");
-  d->start_ns = meta_int (trace, "start_ns", 0);
-  d->end_ns = meta_int (trace, "end_ns", d->start_ns);
-  d->cpus = (guint) CLAMP (meta_int (trace, "cpus", 1), 1, 1024);
-
-  l.data = d;
-  l.processes = g_array_new (FALSE, TRUE, sizeof (WeftViewProcess));
-  l.threads = g_array_new (FALSE, TRUE, sizeof (WeftViewThread));
-  l.thread_ix = g_hash_table_new (NULL, NULL);
-  l.process_ix = g_hash_table_new (NULL, NULL);
+  d = data_begin (trace, path, &l);
   l.p_start = g_array_new (FALSE, FALSE, sizeof (gint64));
   l.p_end = g_array_new (FALSE, FALSE, sizeof (gint64));
   l.p_counts = g_array_new (FALSE, FALSE, sizeof (gint32));
@@ -1706,7 +1717,6 @@ weft_view_data_load_preview (const char  *path,
     " ORDER BY cpu DESC, start_ns DESC LIMIT 1";
   g_autoptr(WeftTrace) trace = weft_trace_open (path, error);
   g_autoptr(WeftViewData) d = NULL;
-  g_autofree char *command = NULL;
   WeftViewRaster *r;
   sqlite3_stmt *stmt;
   Loader l = { 0 };
@@ -1715,19 +1725,7 @@ weft_view_data_load_preview (const char  *path,
 
   if (trace == NULL)
     return NULL;
-  d = g_new0 (WeftViewData, 1);
-  g_atomic_ref_count_init (&d->ref);
-  d->path = g_strdup (path);
-  command = weft_trace_get_meta (trace, "command");
-  d->command = weft_view_printable (command, "?");
-  d->start_ns = meta_int (trace, "start_ns", 0);
-  d->end_ns = meta_int (trace, "end_ns", d->start_ns);
-  d->cpus = (guint) CLAMP (meta_int (trace, "cpus", 1), 1, 1024);
-  l.data = d;
-  l.processes = g_array_new (FALSE, TRUE, sizeof (WeftViewProcess));
-  l.threads = g_array_new (FALSE, TRUE, sizeof (WeftViewThread));
-  l.thread_ix = g_hash_table_new (NULL, NULL);
-  l.process_ix = g_hash_table_new (NULL, NULL);
+  d = data_begin (trace, path, &l);
   ok = for_each_row (trace,
                      "SELECT p.id, p.pid, p.command, q.pid, p.exit_status, p.exit_signal, p.cpu_ns"
                      " FROM processes p LEFT JOIN processes q ON q.id = p.parent_id"
