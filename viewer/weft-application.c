@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "weft-application.h"
+#include "weft-renderer.h"
 #include "weft-window.h"
 
 #define SCREENSHOT_TIMEOUT_S 120
@@ -403,6 +404,7 @@ weft_application_startup (GApplication *app)
   static const char * const quit_accels[] = { "<Control>q", NULL };
 
   G_APPLICATION_CLASS (weft_application_parent_class)->startup (app);
+  weft_renderer_choose (gdk_display_get_default ());
   g_action_map_add_action_entries (G_ACTION_MAP (app), actions, G_N_ELEMENTS (actions), app);
   gtk_application_set_accels_for_action (GTK_APPLICATION (app), "app.quit", quit_accels);
 }
