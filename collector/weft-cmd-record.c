@@ -447,6 +447,10 @@ write_trace (Recording          *rec,
   finish_scheds (rec, meta.end_ns, writer);
   meta.sched_lost = weft_sched_get_lost (rec->sched);
   meta.session_corrupt = weft_session_get_corrupt_records (rec->session);
+  if (weft_session_get_damaged_chunks (rec->session) > 0)
+    fprintf (stderr, "weft record: %u ring file(s) of the session were truncated while "
+             "recording (by the traced program?): the events they still held are lost\n",
+             weft_session_get_damaged_chunks (rec->session));
 
   if (!weft_writer_finish (writer, weft_session_get_images (rec->session), &meta, summary, error))
     return FALSE;
@@ -525,20 +529,43 @@ print_uninstrumented (const WeftWriterSummary *summary)
              summary->uninstrumented->len - max_lines);
 }
 
+/* "N LOST events: …", naming only the sources that lost some. */
+static char *
+describe_lost (const WeftWriterSummary *summary)
+{
+  guint64 damaged = summary->lost_events - MIN (summary->lost_events,
+                                                summary->agent_lost + summary->sched_lost);
+  GString *lost = g_string_new (NULL);
+  const char *sep = ": ";
+
+  if (summary->lost_events == 0)
+    return g_string_free (g_string_append (lost, "0 lost events"), FALSE);
+  g_string_printf (lost, "%" G_GUINT64_FORMAT " LOST events", summary->lost_events);
+  if (summary->agent_lost > 0)
+    {
+      g_string_append_printf (lost, "%s%" G_GUINT64_FORMAT " from full thread rings (try a "
+                              "larger --ring-kib)", sep, summary->agent_lost);
+      sep = ", ";
+    }
+  if (summary->sched_lost > 0)
+    {
+      g_string_append_printf (lost, "%s%" G_GUINT64_FORMAT " from the kernel's buffers",
+                              sep, summary->sched_lost);
+      sep = ", ";
+    }
+  if (damaged > 0)
+    g_string_append_printf (lost, "%s%" G_GUINT64_FORMAT " from rings the program damaged",
+                            sep, damaged);
+  return g_string_free (lost, FALSE);
+}
+
 /* The last line: where the trace went and whether anything is missing. */
 static void
 print_summary (const char              *output,
                const WeftWriterSummary *summary)
 {
-  g_autofree char *lost = NULL;
+  g_autofree char *lost = describe_lost (summary);
 
-  if (summary->lost_events == 0)
-    lost = g_strdup ("0 lost events");
-  else
-    lost = g_strdup_printf ("%" G_GUINT64_FORMAT " LOST events: %" G_GUINT64_FORMAT
-                            " from full thread rings (try a larger --ring-kib), %"
-                            G_GUINT64_FORMAT " from the kernel's buffers",
-                            summary->lost_events, summary->agent_lost, summary->sched_lost);
   print_uninstrumented (summary);
   fprintf (stderr,
            "weft record: wrote %s (%.2f s, %u processes, %u threads, %" G_GUINT64_FORMAT

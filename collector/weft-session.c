@@ -6,6 +6,9 @@
 #include <fcntl.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
@@ -33,7 +36,7 @@ typedef struct
 typedef struct
 {
   char             *name;          /* file name in the session directory */
-  WeftWireChunk    *chunk;         /* the mapping */
+  WeftWireChunk    *chunk;         /* the mapping; NULL once it faulted */
   gsize             map_bytes;
   ChunkLayout       layout;        /* as checked when mapped */
   WeftSessionImage *image;
@@ -50,13 +53,81 @@ struct _WeftSession
   gint32      collector_pid;     /* from the session file */
   guint32     ring_bytes;
   guint32     slot_count;
-  GHashTable *known;             /* file name → SessionChunk* */
+  GHashTable *known;             /* file name → SessionChunk*, NULL: not one we read */
   GPtrArray  *chunks;            /* SessionChunk*, in discovery order */
   GPtrArray  *images;            /* WeftSessionImage* */
   GHashTable *images_by_key;     /* "pid-start_ns" → WeftSessionImage* */
   guint64     corrupt_records;   /* records that could not be parsed (bad size) */
+  guint       damaged_chunks;    /* chunk files that shrank under our mapping */
+  guint       delivered;         /* records delivered by the drain_chunk() running */
   guint64    *record;            /* a copy of the record being delivered (64 KiB) */
+  WeftWireSlot *slot;            /* a copy of the slot handed to slot_func */
 };
+
+/* The traced program can truncate its chunk file while we have it mapped
+ * (it owns the file as much as we do), and reading a mapped page past the
+ * end of a file raises SIGBUS. Every read or write of a mapping happens with
+ * fault_jump set, and the handler returns there; the chunk is then given
+ * up. fault_jump is cleared around the callbacks, which only ever see
+ * copies, so a fault anywhere else still kills us as it would have. */
+static __thread sigjmp_buf *volatile fault_jump;
+
+static void
+on_sigbus (int        signum,
+           siginfo_t *info,
+           void      *context)
+{
+  sigjmp_buf *jump = fault_jump;
+
+  if (jump != NULL)
+    {
+      fault_jump = NULL;
+      siglongjmp (*jump, 1);
+    }
+  signal (SIGBUS, SIG_DFL);
+  raise (SIGBUS);
+}
+
+/* SA_NODEFER leaves SIGBUS unblocked after the jump, so sigsetjmp need not
+ * save the signal mask (a system call at every drain). */
+static void
+install_sigbus_handler (void)
+{
+  static gsize installed = 0;
+
+  if (g_once_init_enter (&installed))
+    {
+      struct sigaction action = { .sa_sigaction = on_sigbus,
+                                  .sa_flags = SA_SIGINFO | SA_NODEFER };
+
+      sigemptyset (&action.sa_mask);
+      sigaction (SIGBUS, &action, NULL);
+      g_once_init_leave (&installed, 1);
+    }
+}
+
+static inline void
+mapping_enter (sigjmp_buf *jump)
+{
+  fault_jump = jump;
+  atomic_signal_fence (memory_order_seq_cst);
+}
+
+static inline void
+mapping_leave (void)
+{
+  atomic_signal_fence (memory_order_seq_cst);
+  fault_jump = NULL;
+}
+
+static void
+session_image_free (gpointer data)
+{
+  WeftSessionImage *image = data;
+
+  g_free ((gpointer) image->chunk0);
+  g_free (image);
+}
 
 static void
 session_chunk_free (gpointer data)
@@ -146,9 +217,11 @@ session_alloc (void)
   self->lock_fd = -1;
   self->known = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->chunks = g_ptr_array_new_with_free_func (session_chunk_free);
-  self->images = g_ptr_array_new_with_free_func (g_free);
+  self->images = g_ptr_array_new_with_free_func (session_image_free);
   self->images_by_key = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->record = g_new (guint64, (G_MAXUINT16 + 1) / sizeof (guint64));
+  self->slot = g_new (WeftWireSlot, 1);
+  install_sigbus_handler ();
   return self;
 }
 
@@ -309,19 +382,27 @@ weft_session_get_images (WeftSession *self)
 }
 
 /* A chunk file is ready once its header is complete: the agent creates the
- * file, sizes it, maps it and fills the header; until every field adds up we
- * leave it for the next round. The agent makes every chunk of a session with
- * the session's slot count and ring size, so nothing else is one of ours
- * (and a huge sparse file claiming millions of slots costs us nothing).
- * Reads each field once into layout. */
-static gboolean
-chunk_header_ready (WeftSession         *self,
-                    const WeftWireChunk *chunk,
-                    gsize                file_bytes,
-                    ChunkLayout         *layout)
+ * file, sizes it, maps it, fills the header and writes the magic last. A
+ * file with the magic whose fields do not add up never will: CHUNK_JUNK.
+ * The agent makes every chunk of a session with the session's slot count
+ * and ring size, so nothing else is one of ours (and a huge sparse file
+ * claiming millions of slots costs us nothing). Reads each field once into
+ * layout. */
+typedef enum
 {
-  if (chunk->magic != WEFT_WIRE_CHUNK_MAGIC || chunk->version != WEFT_WIRE_VERSION)
-    return FALSE;
+  CHUNK_NOT_YET,  /* being made: look again at the next drain */
+  CHUNK_READY,
+  CHUNK_JUNK,     /* never one we can read: remembered and left alone */
+} ChunkStatus;
+
+static ChunkStatus
+chunk_header_status (WeftSession         *self,
+                     const WeftWireChunk *chunk,
+                     gsize                file_bytes,
+                     ChunkLayout         *layout)
+{
+  if (chunk->magic != WEFT_WIRE_CHUNK_MAGIC)
+    return CHUNK_NOT_YET;
   *layout = (ChunkLayout) {
     .header_bytes = chunk->header_bytes,
     .slot_bytes = chunk->slot_bytes,
@@ -332,23 +413,25 @@ chunk_header_ready (WeftSession         *self,
     .ppid = chunk->ppid,
     .image_start_ns = chunk->image_start_ns,
   };
-  if (layout->pid <= 0 || layout->image_start_ns == 0)
-    return FALSE;
-  if (layout->slot_count != self->slot_count || layout->ring_bytes != self->ring_bytes)
-    return FALSE;
-  if (layout->ring_bytes < 8 || layout->ring_bytes % 8 != 0)
-    return FALSE;
-  if (layout->slot_bytes != sizeof (WeftWireSlot) + layout->ring_bytes)
-    return FALSE;
-  if (layout->header_bytes < sizeof (WeftWireChunk) || layout->header_bytes % 8 != 0)
-    return FALSE;
-  return weft_wire_slot_offset (layout->header_bytes, layout->slot_bytes, layout->slot_count)
-         <= file_bytes;
+  if (chunk->version != WEFT_WIRE_VERSION
+      || layout->pid <= 0 || layout->image_start_ns == 0
+      || layout->slot_count != self->slot_count || layout->ring_bytes != self->ring_bytes
+      || layout->ring_bytes < 8 || layout->ring_bytes % 8 != 0
+      || layout->slot_bytes != sizeof (WeftWireSlot) + layout->ring_bytes
+      || layout->header_bytes < sizeof (WeftWireChunk) || layout->header_bytes % 8 != 0)
+    return CHUNK_JUNK;
+  if (weft_wire_slot_offset (layout->header_bytes, layout->slot_bytes, layout->slot_count)
+      > file_bytes)
+    return CHUNK_JUNK;
+  return CHUNK_READY;
 }
 
+/* The image keeps a copy of its chunk 0's header, the one finalize reads
+ * (exe, command line, exit): refreshed from the mapping when the session
+ * closes, so nobody outside this file ever reads a mapping. */
 static WeftSessionImage *
 session_image_for (WeftSession         *self,
-                   const WeftWireChunk *chunk,
+                   const WeftWireChunk *header,
                    const ChunkLayout   *layout)
 {
   g_autofree char *key = g_strdup_printf ("%d-%" G_GUINT64_FORMAT,
@@ -365,41 +448,53 @@ session_image_for (WeftSession         *self,
       g_hash_table_insert (self->images_by_key, g_steal_pointer (&key), image);
     }
   if (layout->chunk_seq == 0)
-    image->chunk0 = chunk;
+    {
+      g_free ((gpointer) image->chunk0);
+      image->chunk0 = g_memdup2 (header, sizeof *header);
+    }
   return image;
 }
 
-/* Maps one chunk file. Returns NULL (and remembers nothing) when the file is
- * not complete yet; returns NULL and remembers the name when it never will be
- * a chunk we can read. */
-static SessionChunk *
-session_try_map (WeftSession *self,
-                 const char  *name)
+/* Maps one chunk file, its header read with pread (a file being truncated
+ * cannot fault a read). Returns CHUNK_READY and the chunk in *out, or why
+ * not. */
+static ChunkStatus
+session_try_map (WeftSession   *self,
+                 const char    *name,
+                 SessionChunk **out)
 {
-  g_autofree SessionChunk *chunk = NULL;
+  g_autofree WeftWireChunk *header = g_new0 (WeftWireChunk, 1);
+  SessionChunk *chunk;
   ChunkLayout layout;
+  ChunkStatus status;
   struct stat st;
   void *map;
   int fd;
 
-  fd = openat (self->dir_fd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+  fd = openat (self->dir_fd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0)
-    return NULL;
-  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode) || st.st_uid != geteuid ()
-      || (gsize) st.st_size < WEFT_WIRE_PAGE_BYTES)
+    return errno == ELOOP ? CHUNK_JUNK : CHUNK_NOT_YET;
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode) || st.st_uid != geteuid ())
     {
       close (fd);
-      return NULL;
+      return CHUNK_JUNK;
+    }
+  if ((gsize) st.st_size < WEFT_WIRE_PAGE_BYTES
+      || pread (fd, header, sizeof *header, 0) != (ssize_t) sizeof *header
+      || (status = chunk_header_status (self, header, st.st_size, &layout)) == CHUNK_NOT_YET)
+    {
+      close (fd);
+      return CHUNK_NOT_YET;
+    }
+  if (status == CHUNK_JUNK)
+    {
+      close (fd);
+      return CHUNK_JUNK;
     }
   map = mmap (NULL, st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   close (fd);
   if (map == MAP_FAILED)
-    return NULL;
-  if (!chunk_header_ready (self, map, st.st_size, &layout))
-    {
-      munmap (map, st.st_size);
-      return NULL;
-    }
+    return CHUNK_NOT_YET;
 
   chunk = g_new0 (SessionChunk, 1);
   chunk->name = g_strdup (name);
@@ -407,8 +502,9 @@ session_try_map (WeftSession *self,
   chunk->map_bytes = st.st_size;
   chunk->layout = layout;
   chunk->generations = g_new0 (guint32, layout.slot_count);
-  chunk->image = session_image_for (self, chunk->chunk, &layout);
-  return g_steal_pointer (&chunk);
+  chunk->image = session_image_for (self, header, &layout);
+  *out = chunk;
+  return CHUNK_READY;
 }
 
 static gint
@@ -447,16 +543,23 @@ session_scan (WeftSession *self)
     return;
   while ((entry = readdir (dir)) != NULL)
     {
-      SessionChunk *chunk;
+      SessionChunk *chunk = NULL;
 
       if (!g_str_has_suffix (entry->d_name, ".chunk")
           || g_hash_table_contains (self->known, entry->d_name))
         continue;
-      chunk = session_try_map (self, entry->d_name);
-      if (chunk == NULL)
-        continue;
-      g_hash_table_insert (self->known, g_strdup (entry->d_name), chunk);
-      g_ptr_array_add (fresh, chunk);
+      switch (session_try_map (self, entry->d_name, &chunk))
+        {
+        case CHUNK_NOT_YET:
+          break;
+        case CHUNK_JUNK:
+          g_hash_table_insert (self->known, g_strdup (entry->d_name), NULL);
+          break;
+        case CHUNK_READY:
+          g_hash_table_insert (self->known, g_strdup (entry->d_name), chunk);
+          g_ptr_array_add (fresh, chunk);
+          break;
+        }
     }
   closedir (dir);
 
@@ -482,11 +585,12 @@ chunk_slot (SessionChunk *chunk,
  * count it rather than guess. Each record is handed on as a copy whose
  * header is the one we checked: the program may rewrite its ring while we
  * read it, and a size it changed after our check must not make anyone read
- * past the ring. */
-static guint
+ * past the ring. Reads the mapping only under jump (see fault_jump). */
+static void
 drain_ring (WeftSession           *self,
             SessionChunk          *chunk,
             WeftWireSlot          *slot,
+            sigjmp_buf            *jump,
             WeftSessionRecordFunc  record_func,
             gpointer               user_data)
 {
@@ -494,7 +598,6 @@ drain_ring (WeftSession           *self,
   const char *ring = (const char *) (slot + 1);
   guint64 head = atomic_load_explicit (&slot->head, memory_order_acquire);
   guint64 tail = atomic_load_explicit (&slot->tail, memory_order_relaxed);
-  guint delivered = 0;
 
   if (head - tail > ring_bytes)
     {
@@ -525,25 +628,52 @@ drain_ring (WeftSession           *self,
         {
           memcpy (self->record, ring + offset, header.size);
           memcpy (self->record, &header, sizeof header);
+          mapping_leave ();
           record_func (chunk->image, (const WeftRecHeader *) self->record, user_data);
-          delivered++;
+          mapping_enter (jump);
+          self->delivered++;
         }
       tail += header.size;
     }
   atomic_store_explicit (&slot->tail, tail, memory_order_release);
-  return delivered;
 }
 
-static guint
-drain_chunk (WeftSession           *self,
-             SessionChunk          *chunk,
-             gboolean               closing,
-             WeftSessionRecordFunc  record_func,
-             WeftSessionSlotFunc    slot_func,
-             gpointer               user_data)
+/* Hands slot_func a copy of the slot (its counters), taken under jump. */
+static void
+deliver_slot (WeftSession         *self,
+              SessionChunk        *chunk,
+              const WeftWireSlot  *slot,
+              sigjmp_buf          *jump,
+              WeftSessionSlotFunc  slot_func,
+              gpointer             user_data)
 {
-  guint delivered = 0;
+  memcpy (self->slot, slot, sizeof *self->slot);
+  mapping_leave ();
+  slot_func (chunk->image, self->slot, user_data);
+  mapping_enter (jump);
+}
 
+/* The program shrank the file under our mapping: what its rings still held
+ * is lost. Counted (one corrupt record) and never read again. */
+static void
+chunk_faulted (WeftSession  *self,
+               SessionChunk *chunk)
+{
+  munmap (chunk->chunk, chunk->map_bytes);
+  chunk->chunk = NULL;
+  self->damaged_chunks++;
+  self->corrupt_records++;
+}
+
+static void
+drain_chunk_slots (WeftSession           *self,
+                   SessionChunk          *chunk,
+                   gboolean               closing,
+                   sigjmp_buf            *jump,
+                   WeftSessionRecordFunc  record_func,
+                   WeftSessionSlotFunc    slot_func,
+                   gpointer               user_data)
+{
   for (guint32 i = 0; i < chunk->layout.slot_count; i++)
     {
       WeftWireSlot *slot = chunk_slot (chunk, i);
@@ -554,7 +684,7 @@ drain_chunk (WeftSession           *self,
       if (state != WEFT_SLOT_OWNED && state != WEFT_SLOT_RETIRED)
         continue;
       chunk->generations[i] = generation;
-      delivered += drain_ring (self, chunk, slot, record_func, user_data);
+      drain_ring (self, chunk, slot, jump, record_func, user_data);
 
       /* RETIRED was read before head, so the ring is complete: hand over its
        * counters and give the slot back to the agent. */
@@ -562,14 +692,42 @@ drain_chunk (WeftSession           *self,
         {
           guint32 expected = WEFT_SLOT_RETIRED;
 
-          slot_func (chunk->image, slot, user_data);
+          deliver_slot (self, chunk, slot, jump, slot_func, user_data);
           atomic_compare_exchange_strong_explicit (&slot->state, &expected, WEFT_SLOT_FREE,
                                                    memory_order_release, memory_order_relaxed);
         }
       else if (closing)
-        slot_func (chunk->image, slot, user_data);
+        deliver_slot (self, chunk, slot, jump, slot_func, user_data);
     }
-  return delivered;
+  /* Chunk 0's header as the image's last word (finalize reads the copy). */
+  if (closing && chunk->layout.chunk_seq == 0 && chunk->image->chunk0 != NULL)
+    memcpy ((gpointer) chunk->image->chunk0, chunk->chunk, sizeof (WeftWireChunk));
+}
+
+/* Drains one chunk with the fault guard set (see fault_jump), counting the
+ * records delivered in self->delivered, which a fault leaves as it was. */
+static guint
+drain_chunk (WeftSession           *self,
+             SessionChunk          *chunk,
+             gboolean               closing,
+             WeftSessionRecordFunc  record_func,
+             WeftSessionSlotFunc    slot_func,
+             gpointer               user_data)
+{
+  sigjmp_buf jump;
+
+  if (chunk->chunk == NULL)
+    return 0;
+  self->delivered = 0;
+  if (sigsetjmp (jump, 0) != 0)
+    {
+      chunk_faulted (self, chunk);
+      return self->delivered;
+    }
+  mapping_enter (&jump);
+  drain_chunk_slots (self, chunk, closing, &jump, record_func, slot_func, user_data);
+  mapping_leave ();
+  return self->delivered;
 }
 
 guint
@@ -606,6 +764,12 @@ weft_session_get_corrupt_records (WeftSession *self)
   return self->corrupt_records;
 }
 
+guint
+weft_session_get_damaged_chunks (WeftSession *self)
+{
+  return self->damaged_chunks;
+}
+
 static void
 remove_session_files (WeftSession *self)
 {
@@ -640,6 +804,7 @@ weft_session_free (WeftSession *self)
   g_clear_pointer (&self->images_by_key, g_hash_table_unref);
   g_clear_pointer (&self->images, g_ptr_array_unref);
   g_free (self->record);
+  g_free (self->slot);
   g_free (self->path);
   g_free (self);
 }

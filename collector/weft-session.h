@@ -20,7 +20,10 @@ typedef struct
   gint32          pid;
   gint32          ppid;
   guint64         image_start_ns;
-  const WeftWireChunk *chunk0;   /* header of the image's chunk 0 (exe, cmdline, exit) */
+  /* A copy of the header of the image's chunk 0 (exe, cmdline, exit),
+   * taken when it was found and again by weft_session_close(); NULL until
+   * chunk 0 was found. The chunks themselves are only read in here. */
+  const WeftWireChunk *chunk0;
 } WeftSessionImage;
 
 /* Called for each record. `record` is a copy of the ring's record whose
@@ -85,8 +88,14 @@ void         weft_session_close        (WeftSession          *self,
 /* Process images seen so far (WeftSessionImage *, owned by the session). */
 GPtrArray   *weft_session_get_images   (WeftSession  *self);
 
-/* Records skipped because their ring held an impossible size. */
+/* Records skipped because their ring held an impossible size, plus one for
+ * each damaged chunk. */
 guint64      weft_session_get_corrupt_records (WeftSession *self);
+
+/* Chunk files the program truncated under the collector's mapping (reading
+ * them raised SIGBUS, which the session catches): what their rings still
+ * held is lost. */
+guint        weft_session_get_damaged_chunks (WeftSession *self);
 
 /* Removes the directory and its files (unless kept, see above) and drops
  * the collector's lock. Safe to call on NULL. */

@@ -224,6 +224,33 @@ test_segv (void)
                    ==, weft_test_expect_int (run, "contended_waits"));
 }
 
+/* The program truncates weft's ring files under it: weft reads them through
+ * a mapping, which raises SIGBUS past the end of a shrunken file. */
+static void
+test_truncated_rings (void)
+{
+  g_autoptr (WeftRun) run = NULL;
+
+  g_test_summary ("A program truncates its ring files while weft records it: weft survives, "
+                  "exits with the program's status, keeps what it had drained and counts "
+                  "the loss");
+  run = weft_test_record (NULL, "truncate-rings", NULL);
+  assert_status (run, 0);
+  g_assert_cmpint (weft_test_expect_int (run, "truncated"), >=, 1);
+  g_assert_nonnull (strstr (run->err, "were truncated while recording"));
+  g_assert_nonnull (strstr (run->err, "from rings the program damaged"));
+  g_assert_nonnull (run->db);
+  g_assert_cmpint (weft_test_query_int (run, "SELECT value FROM meta WHERE key = 'complete'"), ==, 1);
+  g_assert_cmpint (weft_test_query_int (run, "SELECT value FROM meta WHERE key = 'lost_events'"),
+                   >=, 1);
+  g_assert_cmpint (weft_test_query_int (run,
+                     "SELECT count(*) FROM waits w JOIN threads t ON t.id = w.thread_id"
+                     " JOIN threads h ON h.id = w.holder_thread_id"
+                     " WHERE w.kind = 'mutex' AND t.name = 'waiter' AND h.name = 'main'"),
+                   ==, weft_test_expect_int (run, "contended_waits"));
+  g_assert_cmpint (weft_test_query_int (run, "SELECT exit_status FROM processes"), ==, 0);
+}
+
 /* ---------------------------------------------------------------------- */
 /* weft itself dies. */
 
@@ -592,6 +619,7 @@ main (int    argc,
   g_test_add_func ("/collector/faults/setuid-program", test_setuid_program);
   g_test_add_func ("/collector/faults/fork-kill", test_fork_kill);
   g_test_add_func ("/collector/faults/segv", test_segv);
+  g_test_add_func ("/collector/faults/truncated-rings", test_truncated_rings);
   g_test_add_func ("/collector/faults/collector-killed", test_collector_killed);
   g_test_add_func ("/collector/faults/recover-bad-dir", test_recover_bad_dir);
   g_test_add_func ("/collector/faults/trace-disk-full", test_trace_disk_full);
