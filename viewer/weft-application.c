@@ -218,7 +218,10 @@ screenshot_tick (GtkWidget     *widget,
   else
     {
       if (self->print_layout)
-        weft_timeline_print_layout (timeline, widget, stdout);
+        {
+          weft_timeline_print_layout (timeline, widget, stdout);
+          printf ("renderer %s\n", G_OBJECT_TYPE_NAME (gtk_native_get_renderer (GTK_NATIVE (widget))));
+        }
       if (self->print_tables)
         {
           g_auto(GStrv) lines = g_strsplit (weft_window_get_info (self->shot_window), "\n", -1);

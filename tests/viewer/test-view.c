@@ -33,6 +33,7 @@ typedef struct
   int        plot_x0, plot_x1;
   gint64     start_ns, end_ns;
   GArray    *lanes;      /* Lane */
+  char      *renderer;   /* the GSK renderer's type name */
 } Shot;
 
 static void
@@ -49,6 +50,7 @@ shot_free (Shot *shot)
   g_free (shot->dir);
   g_free (shot->png_path);
   g_free (shot->err);
+  g_free (shot->renderer);
   g_free (shot);
 }
 
@@ -86,6 +88,8 @@ parse_layout (Shot       *shot,
           lane.name = g_strdup (name);
           g_array_append_val (shot->lanes, lane);
         }
+      else if (g_str_has_prefix (lines[i], "renderer "))
+        shot->renderer = g_strdup (lines[i] + strlen ("renderer "));
     }
 }
 
@@ -289,22 +293,37 @@ test_cpu_parallel (void)
   g_assert_cmpuint (burners, ==, 2);
 }
 
+/* GSK_RENDERER for the weft-view about to be started (NULL: unset). */
 static void
-test_mutex_contention (void)
+set_renderer (const char *renderer)
+{
+  if (renderer != NULL)
+    g_setenv ("GSK_RENDERER", renderer, TRUE);
+  else
+    g_unsetenv ("GSK_RENDERER");
+}
+
+/* weft-view draws with `expected` when GSK_RENDERER is `asked`, and the
+ * picture is the trace's whatever the renderer. */
+static void
+check_mutex_contention (const char *asked,
+                        const char *expected)
 {
   g_autoptr(WeftRun) run = NULL;
   g_autoptr(Shot) shot = NULL;
+  g_autofree char *saved = g_strdup (g_getenv ("GSK_RENDERER"));
   gint64 holder_tid;
   guint waiters = 0;
 
-  g_test_summary ("mutex-contention: waiter lanes are the lock colour during their wait, "
-                  "while the holder's lane is the sleep colour");
   if (!have_xvfb ())
     return;
   run = weft_test_record (NULL, "mutex-contention", NULL);
   g_assert_cmpint (run->exit_status, ==, 0);
+  set_renderer (asked);
   shot = screenshot (run->trace_path, NULL);
+  set_renderer (saved);
   assert_shot_ok (shot, run);
+  g_assert_cmpstr (shot->renderer, ==, expected);
 
   holder_tid = weft_test_query_int (run, "SELECT tid FROM threads WHERE name = 'holder'");
   g_assert_cmpint (holder_tid, >, 0);
@@ -335,6 +354,33 @@ test_mutex_contention (void)
   g_assert_cmpuint (waiters, ==, 2);
   for (guint i = 0; i < shot->lanes->len; i++)
     assert_lane_matches_trace (shot, run, &g_array_index (shot->lanes, Lane, i), WEFT_STATE_LOCK);
+}
+
+/* Under Xvfb OpenGL is Mesa's llvmpipe (or absent): weft-view picks cairo
+ * (viewer/weft-renderer.c) unless told otherwise. */
+static void
+test_mutex_contention (void)
+{
+  g_test_summary ("mutex-contention: waiter lanes are the lock colour during their wait, "
+                  "while the holder's lane is the sleep colour; drawn with cairo, which "
+                  "weft-view picks where OpenGL is a software rasterizer");
+  check_mutex_contention (NULL, "GskCairoRenderer");
+}
+
+/* The renderer machines with a GPU get: same picture. */
+static void
+test_mutex_contention_gl (void)
+{
+  const char *gdk_debug = g_getenv ("GDK_DEBUG");
+
+  g_test_summary ("mutex-contention drawn with GSK's GL renderer (GSK_RENDERER=gl): the same "
+                  "picture");
+  if (gdk_debug != NULL && strstr (gdk_debug, "gl-disable") != NULL)
+    {
+      g_test_skip ("OpenGL is disabled (GDK_DEBUG=gl-disable, the sanitizer build)");
+      return;
+    }
+  check_mutex_contention ("gl", "GskGLRenderer");
 }
 
 static void
@@ -441,6 +487,7 @@ main (int    argc,
 
   g_test_add_func ("/viewer/screenshot/cpu-parallel", test_cpu_parallel);
   g_test_add_func ("/viewer/screenshot/mutex-contention", test_mutex_contention);
+  g_test_add_func ("/viewer/screenshot/mutex-contention-gl", test_mutex_contention_gl);
   g_test_add_func ("/viewer/screenshot/span", test_span);
   g_test_add_func ("/viewer/refuse/foreign", test_foreign);
   g_test_add_func ("/viewer/refuse/truncated", test_truncated);
