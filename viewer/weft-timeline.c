@@ -517,10 +517,12 @@ run_raster_job (GTask *task)
   g_thread_pool_push (pool, task, NULL);
 }
 
+/* One column per device pixel: a lane texture stretched over twice its
+ * width at display scale 2 would be filtered soft. */
 static guint
 wanted_columns (WeftTimeline *self)
 {
-  return (guint) plot_w (self);
+  return (guint) plot_w (self) * (guint) gtk_widget_get_scale_factor (GTK_WIDGET (self));
 }
 
 gboolean
@@ -1413,6 +1415,15 @@ weft_timeline_size_allocate (GtkWidget *widget,
   request_raster (WEFT_TIMELINE (widget));
 }
 
+/* A new display scale wants a raster of as many columns as device pixels. */
+static void
+on_scale_factor (GObject    *object,
+                 GParamSpec *pspec,
+                 gpointer    user_data)
+{
+  request_raster (WEFT_TIMELINE (object));
+}
+
 /* Input */
 
 static gboolean
@@ -1620,6 +1631,7 @@ weft_timeline_init (WeftTimeline *self)
   gtk_widget_set_focusable (GTK_WIDGET (self), TRUE);
   gtk_widget_set_has_tooltip (GTK_WIDGET (self), TRUE);
   g_signal_connect (self, "query-tooltip", G_CALLBACK (on_query_tooltip), NULL);
+  g_signal_connect (self, "notify::scale-factor", G_CALLBACK (on_scale_factor), NULL);
 
   scroll = gtk_event_controller_scroll_new (GTK_EVENT_CONTROLLER_SCROLL_BOTH_AXES);
   g_signal_connect (scroll, "scroll", G_CALLBACK (on_scroll), self);
