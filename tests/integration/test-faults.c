@@ -388,6 +388,105 @@ test_collector_killed (void)
   g_assert_cmpint (g_rmdir (dir), ==, 0);
 }
 
+/* 'Z' once pid has exited and waits to be reaped; 0 if it is gone. */
+static char
+process_state (pid_t pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
+  g_autofree char *text = NULL;
+  const char *paren;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL) || (paren = strrchr (text, ')')) == NULL)
+    return 0;
+  return paren[1] == ' ' ? paren[2] : 0;
+}
+
+/* Rings overflow: weft is stopped (SIGSTOP) while a program makes hundreds
+ * of thousands of waits into 64 KiB rings. The program must run to its end
+ * all the same (the agent drops, never waits for room), and the drops must
+ * be counted in the trace, the report and weft's summary. */
+static void
+test_ring_storm (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("weft-test-XXXXXX", NULL);
+  g_autofree char *trace = g_build_filename (dir, "trace.db", NULL);
+  g_autofree char *out_path = g_build_filename (dir, "out.txt", NULL);
+  g_autofree char *err_path = g_build_filename (dir, "err.txt", NULL);
+  g_autofree char *program = weft_test_sample_path ("condvar-pingpong");
+  const char *argv[] = { g_getenv ("WEFT"), "record", "--ring-kib", "64", "-o", trace, "--",
+                         program, "100000", "1", NULL };
+  g_autoptr (WeftRun) run = g_new0 (WeftRun, 1);
+  g_autoptr (GError) error = NULL;
+  int out_fd = open (out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  int err_fd = open (err_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  g_autofree char *report = NULL;
+  GPid weft;
+  pid_t child;
+  int status, waited_ms = 0;
+  gboolean ended;
+  gint64 recorded, lost;
+
+  g_test_summary ("A program overflows its 64 KiB rings while weft is stopped: it runs to "
+                  "its end without waiting for weft, and the dropped events are counted in "
+                  "the trace, the report header and weft's summary line");
+  g_assert_true (g_spawn_async_with_fds (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
+                                         NULL, NULL, &weft, -1, out_fd, err_fd, &error));
+  g_assert_no_error (error);
+  close (out_fd);
+  close (err_fd);
+  child = first_child_of (weft);
+  g_assert_cmpint (child, >, 0);
+  g_usleep (50000);
+  g_assert_cmpint (kill (weft, SIGSTOP), ==, 0);
+  /* weft cannot reap it while stopped: the program's end shows as a zombie. */
+  while (process_state (child) != 'Z' && waited_ms < 300000)
+    {
+      g_usleep (10000);
+      waited_ms += 10;
+    }
+  ended = process_state (child) == 'Z';
+  g_test_message ("the program ended %.1f s after weft was stopped", waited_ms / 1000.0);
+  g_assert_cmpint (kill (weft, SIGCONT), ==, 0);
+  g_assert_true (ended);
+  g_assert_cmpint (waitpid (weft, &status, 0), ==, weft);
+  g_assert_true (g_file_get_contents (out_path, &run->out, NULL, NULL));
+  g_assert_true (g_file_get_contents (err_path, &run->err, NULL, NULL));
+  g_assert_true (WIFEXITED (status));
+  if (WEXITSTATUS (status) != 0)
+    g_printerr ("weft record said:\n%s\n", run->err);
+  g_assert_cmpint (WEXITSTATUS (status), ==, 0);
+  g_assert_nonnull (strstr (run->out, "expect items 100000\n"));
+  g_assert_nonnull (strstr (run->err, "LOST events: "));
+  g_assert_nonnull (strstr (run->err, "from full thread rings (try a larger --ring-kib)"));
+
+  g_assert_cmpint (sqlite3_open_v2 (trace, &run->db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
+  run->expect = g_hash_table_new (g_str_hash, g_str_equal);
+  g_assert_cmpint (weft_test_query_int (run, "SELECT value FROM meta WHERE key = 'complete'"), ==, 1);
+  lost = weft_test_query_int (run, "SELECT value FROM meta WHERE key = 'lost_events'");
+  recorded = weft_test_query_int (run, "SELECT count(*) FROM waits WHERE kind = 'cond'");
+  g_test_message ("%" G_GINT64_FORMAT " events lost, %" G_GINT64_FORMAT " cond waits recorded",
+                  lost, recorded);
+  g_assert_cmpint (lost, >, 0);
+  g_assert_cmpint (recorded, <, 200000);
+  {
+    const char *report_argv[] = { g_getenv ("WEFT"), "report", trace, NULL };
+
+    g_assert_true (g_spawn_sync (NULL, (char **) report_argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL,
+                                 NULL, NULL, &report, NULL, &status, NULL));
+    g_assert_true (g_spawn_check_wait_status (status, NULL));
+  }
+  {
+    g_autofree char *line = g_strdup_printf ("%" G_GINT64_FORMAT " (the figures miss what they did)",
+                                             lost);
+
+    g_assert_nonnull (strstr (report, line));
+  }
+  g_unlink (trace);
+  g_unlink (out_path);
+  g_unlink (err_path);
+  g_assert_cmpint (g_rmdir (dir), ==, 0);
+}
+
 static void
 test_recover_bad_dir (void)
 {
@@ -622,6 +721,7 @@ main (int    argc,
   g_test_add_func ("/collector/faults/truncated-rings", test_truncated_rings);
   g_test_add_func ("/collector/faults/collector-killed", test_collector_killed);
   g_test_add_func ("/collector/faults/recover-bad-dir", test_recover_bad_dir);
+  g_test_add_func ("/collector/faults/ring-storm", test_ring_storm);
   g_test_add_func ("/collector/faults/trace-disk-full", test_trace_disk_full);
   g_test_add_func ("/collector/faults/session-disk-full", test_session_disk_full);
   g_test_add_func ("/collector/faults/storm-alive", test_storm_alive);
