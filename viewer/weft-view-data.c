@@ -1017,38 +1017,83 @@ first_ending_after (const gint64 *end_ns,
   return lo;
 }
 
-/* The means over [start_ns, end_ns) from the level of detail's chart: each
- * bucket counted for the part of it inside the span (exact but for the
- * two buckets at the ends, where the bucket's mean stands for its part). */
+/* Adds the integrals of P and C over [a, b) from the profile rows, from
+ * row first on (the first that ends after a). */
 static void
-span_means_lod (WeftViewData *d,
-                gint64        start_ns,
-                gint64        end_ns,
-                double       *p,
-                double       *c)
+profile_integral (WeftViewData *d,
+                  guint         first,
+                  double        a,
+                  double        b,
+                  double       *p,
+                  double       *c)
 {
-  double x0 = (start_ns - d->start_ns) / d->lod_bucket_ns;
-  double x1 = (end_ns - d->start_ns) / d->lod_bucket_ns;
-  guint b0 = (guint) CLAMP (floor (x0), 0, d->lod_buckets);
-  guint b1 = (guint) CLAMP (ceil (x1), b0, d->lod_buckets);
+  for (guint i = first; i < d->n_profile && d->profile_start_ns[i] < b; i++)
+    {
+      double w = MIN ((double) d->profile_end_ns[i], b) - MAX ((double) d->profile_start_ns[i], a);
+      const gint32 *n = &d->profile_counts[i * WEFT_N_STATES];
 
-  *p = *c = 0;
+      if (w <= 0)
+        continue;
+      *p += w * n[WEFT_STATE_RUNNING];
+      for (guint s = 0; s < WEFT_N_STATES; s++)
+        if (s != WEFT_STATE_SLEEP)
+          *c += w * n[s];
+    }
+}
+
+/* Adds the integrals over the whole buckets [b0, b1) of the level of
+ * detail's chart (each bucket holds its means). */
+static void
+lod_integral (WeftViewData *d,
+              guint         b0,
+              guint         b1,
+              double       *p,
+              double       *c)
+{
   for (guint b = b0; b < b1; b++)
     {
       const float *v = &d->lod_chart[(gsize) b * WEFT_N_STATES];
-      double w = MIN (x1, (double) b + 1) - MAX (x0, (double) b);
 
-      *p += w * v[WEFT_STATE_RUNNING];
+      *p += d->lod_bucket_ns * v[WEFT_STATE_RUNNING];
       for (guint s = 0; s < WEFT_N_STATES; s++)
         if (s != WEFT_STATE_SLEEP)
-          *c += w * v[s];
+          *c += d->lod_bucket_ns * v[s];
     }
-  *p *= d->lod_bucket_ns;
-  *c *= d->lod_bucket_ns;
 }
 
-/* Spans with more profile rows than this take the level of detail. */
-#define SPAN_MEANS_MAX_ROWS 100000
+/* The integrals of P and C over [start_ns, end_ns), exact and in bounded
+ * time: with levels of detail, the whole buckets inside the span come from
+ * them, the two partial ones at its ends from the profile rows they hold. */
+static void
+span_integral (WeftViewData *d,
+               gint64        start_ns,
+               gint64        end_ns,
+               double       *p,
+               double       *c)
+{
+  guint first = first_ending_after (d->profile_end_ns, d->n_profile, start_ns);
+
+  if (d->lod_buckets > 0)
+    {
+      double x0 = (start_ns - d->start_ns) / d->lod_bucket_ns;
+      double x1 = (end_ns - d->start_ns) / d->lod_bucket_ns;
+      guint b0 = (guint) CLAMP (ceil (x0), 0, d->lod_buckets);
+      guint b1 = (guint) CLAMP (floor (x1), 0, d->lod_buckets);
+
+      if (b0 < b1)
+        {
+          double a = d->start_ns + b0 * d->lod_bucket_ns;
+          double b = d->start_ns + b1 * d->lod_bucket_ns;
+
+          profile_integral (d, first, start_ns, a, p, c);
+          lod_integral (d, b0, b1, p, c);
+          profile_integral (d, first_ending_after (d->profile_end_ns, d->n_profile, (gint64) b),
+                            b, end_ns, p, c);
+          return;
+        }
+    }
+  profile_integral (d, first, start_ns, end_ns, p, c);
+}
 
 void
 weft_view_data_span_means (WeftViewData *d,
@@ -1058,25 +1103,10 @@ weft_view_data_span_means (WeftViewData *d,
                            double       *mean_c)
 {
   double p = 0, c = 0;
-  guint first, last;
 
   if (end_ns <= start_ns)
     end_ns = start_ns + 1;
-  first = first_ending_after (d->profile_end_ns, d->n_profile, start_ns);
-  last = first_ending_after (d->profile_end_ns, d->n_profile, end_ns);
-  if (last - first > SPAN_MEANS_MAX_ROWS && d->lod_buckets > 0)
-    span_means_lod (d, start_ns, end_ns, &p, &c);
-  else
-    for (guint i = first; i < d->n_profile && d->profile_start_ns[i] < end_ns; i++)
-      {
-        double w = MIN (d->profile_end_ns[i], end_ns) - MAX (d->profile_start_ns[i], start_ns);
-        const gint32 *n = &d->profile_counts[i * WEFT_N_STATES];
-
-        p += w * n[WEFT_STATE_RUNNING];
-        for (guint s = 0; s < WEFT_N_STATES; s++)
-          if (s != WEFT_STATE_SLEEP)
-            c += w * n[s];
-      }
+  span_integral (d, start_ns, end_ns, &p, &c);
   *mean_p = p / (end_ns - start_ns);
   *mean_c = c / (end_ns - start_ns);
 }

@@ -185,7 +185,7 @@ test_lod (Fixture       *f,
   g_autoptr(WeftViewRaster) a = NULL, b = NULL;
 
   g_test_summary ("with the level-of-detail buckets, a zoomed-out raster has the same columns "
-                  "as one computed from every interval");
+                  "as one computed from every interval, and span means are the same");
   g_setenv ("WEFT_VIEW_LOD_MIN_STATES", "0", TRUE);
   lod = weft_view_data_load (f->path, &error);
   g_unsetenv ("WEFT_VIEW_LOD_MIN_STATES");
@@ -200,6 +200,19 @@ test_lod (Fixture       *f,
     g_assert_cmpint (a->cpu_thread[i], ==, b->cpu_thread[i]);
   for (guint i = 0; i < 10 * WEFT_N_STATES; i++)
     g_assert_cmpfloat_with_epsilon (a->chart[i], b->chart[i], 1e-3);
+
+  /* Span means: whole buckets from the level of detail, the ends from the
+   * profile rows: the same figures as from the rows alone. */
+  for (gint64 s = 900; s < 2100; s += 37)
+    for (gint64 e = s + 1; e < 2200; e += 91)
+      {
+        double p_rows, c_rows, p_lod, c_lod;
+
+        weft_view_data_span_means (f->data, s, e, &p_rows, &c_rows);
+        weft_view_data_span_means (lod, s, e, &p_lod, &c_lod);
+        g_assert_cmpfloat_with_epsilon (p_lod, p_rows, 1e-6);
+        g_assert_cmpfloat_with_epsilon (c_lod, c_rows, 1e-6);
+      }
 }
 
 typedef struct
