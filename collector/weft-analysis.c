@@ -477,13 +477,13 @@ static gboolean
 load_bounds (Analysis  *an,
              GError   **error)
 {
-  if (!weft_metrics_meta_int (an->trace, "start_ns", &an->trace_start_ns))
+  if (!weft_trace_get_meta_int (an->trace, "start_ns", &an->trace_start_ns))
     {
       an->trace_start_ns = 0;
       if (!query_int (an, "SELECT min(start_ns) FROM threads", &an->trace_start_ns, error))
         return FALSE;
     }
-  if (!weft_metrics_meta_int (an->trace, "end_ns", &an->trace_end_ns))
+  if (!weft_trace_get_meta_int (an->trace, "end_ns", &an->trace_end_ns))
     {
       /* An unfinished trace: its end is the last thing seen. */
       an->trace_end_ns = an->trace_start_ns;
@@ -1453,5 +1453,5 @@ weft_analysis_is_current (WeftTrace *trace)
 {
   gint64 version = 0;
 
-  return weft_metrics_meta_int (trace, "analysis_version", &version) && version == WEFT_ANALYSIS_VERSION;
+  return weft_trace_get_meta_int (trace, "analysis_version", &version) && version == WEFT_ANALYSIS_VERSION;
 }

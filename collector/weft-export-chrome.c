@@ -72,16 +72,6 @@ sql_done (Chrome        *chrome,
   return TRUE;
 }
 
-static gboolean
-meta_int (WeftTrace  *trace,
-          const char *key,
-          gint64     *value)
-{
-  g_autofree char *text = weft_trace_get_meta (trace, key);
-
-  return text != NULL && g_ascii_string_to_signed (text, 10, G_MININT64, G_MAXINT64, value, NULL);
-}
-
 /* The trace's start and end: meta, or the profile's extent for a trace
  * that did not finish. */
 static gboolean
@@ -90,8 +80,8 @@ load_extent (Chrome  *chrome,
 {
   static const char sql[] = "SELECT min(start_ns), max(end_ns) FROM profile";
   sqlite3_stmt *stmt = weft_trace_prepare (chrome->trace, sql, error);
-  gboolean has_start = meta_int (chrome->trace, "start_ns", &chrome->start_ns);
-  gboolean has_end = meta_int (chrome->trace, "end_ns", &chrome->end_ns);
+  gboolean has_start = weft_trace_get_meta_int (chrome->trace, "start_ns", &chrome->start_ns);
+  gboolean has_end = weft_trace_get_meta_int (chrome->trace, "end_ns", &chrome->end_ns);
   int rc;
 
   if (stmt == NULL)

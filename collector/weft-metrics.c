@@ -8,16 +8,6 @@
 /* Reading a trace */
 
 gboolean
-weft_metrics_meta_int (WeftTrace  *trace,
-                       const char *key,
-                       gint64     *value)
-{
-  g_autofree char *text = weft_trace_get_meta (trace, key);
-
-  return text != NULL && g_ascii_string_to_signed (text, 10, G_MININT64, G_MAXINT64, value, NULL);
-}
-
-gboolean
 weft_metrics_query_done (WeftTrace     *trace,
                          sqlite3_stmt  *stmt,
                          int            rc,

@@ -41,12 +41,6 @@ weft_metrics_sat_mul (gint64 a,
 
 /* Reading a trace */
 
-/* An integer of the meta table: FALSE (and *value untouched) when the key
- * is absent or its value is not a whole decimal number in gint64. */
-gboolean         weft_metrics_meta_int   (WeftTrace     *trace,
-                                          const char    *key,
-                                          gint64        *value);
-
 /* Ends a query that stepped stmt (a statement of trace) until rc: resets
  * it, and returns FALSE with error set, naming the statement, unless rc is
  * SQLITE_DONE. */

@@ -136,9 +136,9 @@ load_meta (Loader  *loader,
 
   report->command = weft_trace_get_meta (trace, "command");
   report->sched_source = weft_trace_get_meta (trace, "sched_source");
-  report->cpus = weft_metrics_meta_int (trace, "cpus", &value) && value > 0 && value <= MAX_LEVEL ? (gint) value : 0;
-  report->sched_period_ns = weft_metrics_meta_int (trace, "sched_period_ns", &value) ? value : 0;
-  report->lost_events = weft_metrics_meta_int (trace, "lost_events", &value) ? value : 0;
+  report->cpus = weft_trace_get_meta_int (trace, "cpus", &value) && value > 0 && value <= MAX_LEVEL ? (gint) value : 0;
+  report->sched_period_ns = weft_trace_get_meta_int (trace, "sched_period_ns", &value) ? value : 0;
+  report->lost_events = weft_trace_get_meta_int (trace, "lost_events", &value) ? value : 0;
   report->complete = g_strcmp0 (complete, "1") == 0;
 
   if (!weft_analysis_is_current (trace))
@@ -147,12 +147,12 @@ load_meta (Loader  *loader,
         return FALSE;
       report->analysed_now = TRUE;
     }
-  report->anomalies = weft_metrics_meta_int (trace, "analysis_anomalies", &value) ? value : 0;
+  report->anomalies = weft_trace_get_meta_int (trace, "analysis_anomalies", &value) ? value : 0;
 
   /* An unfinished trace has no end_ns: the profile knows how far it went. */
-  if (!weft_metrics_meta_int (trace, "start_ns", &report->start_ns))
+  if (!weft_trace_get_meta_int (trace, "start_ns", &report->start_ns))
     report->start_ns = 0;
-  if (!weft_metrics_meta_int (trace, "end_ns", &report->end_ns))
+  if (!weft_trace_get_meta_int (trace, "end_ns", &report->end_ns))
     {
       static const char sql[] = "SELECT min(start_ns), max(end_ns) FROM profile";
       sqlite3_stmt *stmt = weft_trace_prepare (trace, sql, error);

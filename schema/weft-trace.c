@@ -407,6 +407,16 @@ weft_trace_get_meta (WeftTrace  *trace,
   return value;
 }
 
+gboolean
+weft_trace_get_meta_int (WeftTrace  *trace,
+                         const char *key,
+                         gint64     *value)
+{
+  g_autofree char *text = weft_trace_get_meta (trace, key);
+
+  return text != NULL && g_ascii_string_to_signed (text, 10, G_MININT64, G_MAXINT64, value, NULL);
+}
+
 static const char set_meta_sql[] =
   "INSERT OR REPLACE INTO meta (key, value) VALUES (:key, :value)";
 

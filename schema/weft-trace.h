@@ -91,6 +91,11 @@ gboolean     weft_trace_sql_error     (WeftTrace   *trace,
  * is absent. */
 char        *weft_trace_get_meta      (WeftTrace   *trace,
                                        const char  *key);
+/* An integer of the meta table: FALSE (and *value untouched) when the key
+ * is absent or its value is not a whole decimal number in gint64. */
+gboolean     weft_trace_get_meta_int  (WeftTrace   *trace,
+                                       const char  *key,
+                                       gint64      *value);
 gboolean     weft_trace_set_meta      (WeftTrace   *trace,
                                        const char  *key,
                                        const char  *value,

@@ -68,14 +68,15 @@ state_from_text (const char *text)
   return WEFT_STATE_BLOCKED;
 }
 
+/* An integer of the meta table, or fallback. */
 static gint64
 meta_int (WeftTrace  *trace,
           const char *key,
           gint64      fallback)
 {
-  g_autofree char *value = weft_trace_get_meta (trace, key);
+  gint64 value;
 
-  return value != NULL ? g_ascii_strtoll (value, NULL, 10) : fallback;
+  return weft_trace_get_meta_int (trace, key, &value) ? value : fallback;
 }
 
 typedef struct
