@@ -48,7 +48,7 @@ join_cmdline (const char *cmdline,
 }
 
 /* Each image's chunk 0 holds its exe, argv and, if it ended by exit(), its
- * status and CPU time; later images of a pid (exec) win. */
+ * status and CPU time; later images of a process (exec) win. */
 static void
 apply_images (WeftWriter *self,
               GPtrArray  *images)
@@ -62,7 +62,7 @@ apply_images (WeftWriter *self,
     {
       const WeftSessionImage *image = sorted->pdata[i];
       const WeftWireChunk *chunk0 = image->chunk0;
-      WriterProcess *process = weft_writer_get_process (self, image->pid);
+      WriterProcess *process = weft_writer_image_process (self, image);
 
       /* The last image decides: one that exec'd (state EXEC) and was
        * followed by no image of its own means the new program ran without
@@ -88,6 +88,21 @@ apply_images (WeftWriter *self,
     }
 }
 
+/* The process that made process: the one with its ppid that lived when it
+ * began (that pid may have named other processes before and after). */
+static WriterProcess *
+parent_of (WeftWriter          *self,
+           const WriterProcess *process)
+{
+  guint64 start_ns = process->start_ns != 0 ? process->start_ns : process->first_ns;
+  WriterProcess *parent;
+
+  if (process->ppid <= 0)
+    return NULL;
+  parent = weft_writer_find_process (self, process->ppid, start_ns);
+  return parent != process ? parent : NULL;
+}
+
 /* Why the agent never ran in a process: what the drain thread saw while
  * it ran, else the file its last instrumented image exec'd, else its
  * parent's reason (a fork of a static program is static too), else we do
@@ -104,9 +119,8 @@ reason_for (WeftWriter    *self,
   if (process->exec_path != NULL && process->exec_path[0] == '/'
       && weft_reach_check_file (process->exec_path, &reason) && reason != NULL)
     return reason;
-  parent = process->ppid > 0
-           ? g_hash_table_lookup (self->processes, GINT_TO_POINTER (process->ppid)) : NULL;
-  if (parent != NULL && parent != process && !parent->instrumented
+  parent = parent_of (self, process);
+  if (parent != NULL && !parent->instrumented
       && parent->uninstrumented_reason != NULL && process->exec_path == NULL
       && !process->reach_known)
     return parent->uninstrumented_reason;
@@ -449,7 +463,7 @@ write_stacks (Finalize *fin)
       if ((stmt = prepare (self, stack_sql)) == NULL)
         return;
       sqlite3_bind_int64 (stmt, 1, stack->id);
-      sqlite3_bind_int64 (stmt, 2, weft_writer_get_process (self, stack->image->pid)->id);
+      sqlite3_bind_int64 (stmt, 2, weft_writer_image_process (self, stack->image)->id);
       sqlite3_bind_int (stmt, 3, ids->len);
       step (self, stmt, stack_sql);
 
@@ -595,7 +609,7 @@ write_modules (WeftWriter *self)
 
           if ((stmt = prepare (self, sql)) == NULL)
             return;
-          sqlite3_bind_int64 (stmt, 1, weft_writer_get_process (self, image->pid)->id);
+          sqlite3_bind_int64 (stmt, 1, weft_writer_image_process (self, image)->id);
           sqlite3_bind_text (stmt, 2, path, -1, SQLITE_TRANSIENT);
           sqlite3_bind_int64 (stmt, 3, (gint64) module->start);
           sqlite3_bind_int64 (stmt, 4, (gint64) module->end);
@@ -651,13 +665,6 @@ write_threads (WeftWriter           *self,
     }
 }
 
-static WriterProcess *
-process_by_pid (WeftWriter *self,
-                gint32      pid)
-{
-  return pid > 0 ? g_hash_table_lookup (self->processes, GINT_TO_POINTER (pid)) : NULL;
-}
-
 /* CPU time as the kernel counted it: the agent's own reading at exit (this
  * process alone), else the collector's wait4 (which also counts children the
  * process reaped itself). */
@@ -680,7 +687,7 @@ write_processes (WeftWriter           *self,
   for (guint i = 0; i < self->all_processes->len; i++)
     {
       WriterProcess *process = self->all_processes->pdata[i];
-      WriterProcess *parent = process_by_pid (self, process->ppid);
+      WriterProcess *parent = parent_of (self, process);
       sqlite3_stmt *stmt;
 
       if (process->pid == meta->root_pid && process->start_ns == 0)
@@ -689,7 +696,7 @@ write_processes (WeftWriter           *self,
         return;
       sqlite3_bind_int64 (stmt, 1, process->id);
       sqlite3_bind_int (stmt, 2, process->pid);
-      if (parent != NULL && parent != process)
+      if (parent != NULL)
         sqlite3_bind_int64 (stmt, 3, parent->id);
       bind_text_or_null (stmt, 4, process->command != NULL ? process->command : process->comm);
       bind_text_or_null (stmt, 5, process->exe);

@@ -300,6 +300,10 @@ process_record (WeftSchedPerf *self,
       break;
 
     case PERF_RECORD_FORK:
+      /* A new process may have the pid of one whose main thread exited
+       * (the kernel gives pids again): not an exec under way. */
+      if (rec->pid != rec->ppid)
+        g_hash_table_remove (self->leader_gone, GINT_TO_POINTER (rec->pid));
       event.type = WEFT_SCHED_FORK;
       event.pid = rec->pid;
       event.tid = rec->tid;

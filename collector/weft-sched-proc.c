@@ -14,15 +14,19 @@
  *                          the main thread change on every execve)
  *   name changed        -> COMM
  *   zombie or vanished  -> EXIT at T (once)
+ * Every event carries the FORK's time as sighted_ns: its other times are
+ * bounds (an EXIT at T may come after the tid, or the pid, was given to a
+ * new task), so that names which task it is about.
  * The on-CPU time is schedstat's first field (sum_exec_runtime, exact ns), or
  * utime + stime in clock ticks where schedstat is missing. What a thread ran
  * after the last sample before its exit is never seen: the error is at most
  * one period per exiting thread.
  *
  * The tree: the root pid, every process seen before that still exists (so
- * orphans re-parented to init stay followed), and their children from
- * /proc/PID/task/TID/children, or from a scan of every /proc/PID/stat's PPid
- * where the kernel lacks that file.
+ * orphans re-parented to init stay followed; not when the kernel gave its
+ * pid to another process since, as the start time of the main thread
+ * says), and their children from /proc/PID/task/TID/children, or from a
+ * scan of every /proc/PID/stat's PPid where the kernel lacks that file.
  *
  * The constructor takes a baseline sample so that the root's exec, which the
  * caller triggers right after, shows as a COMM with exec.
@@ -67,7 +71,8 @@ typedef struct
   gboolean    use_children;   /* /proc/PID/task/TID/children exists */
   long        ticks_per_s;
   GHashTable *tasks;          /* tid -> Task (owned) */
-  GHashTable *procs;          /* pids followed, as GINT_TO_POINTER */
+  GHashTable *procs;          /* pids followed → the start time of each one's main
+                                 thread, in ticks (GSIZE_TO_POINTER; 0 = unknown) */
   guint64     sample_gen;
   guint64     last_sample_ns;
 } WeftSchedProc;
@@ -181,12 +186,14 @@ emit_fork_and_comm (Task          *task,
     .ppid = thread ? s->pid : s->ppid,
     .ptid = thread ? s->pid : s->ppid,
     .time_ns = task->first_seen_ns,
+    .sighted_ns = task->first_seen_ns,
   };
   WeftSchedEvent comm = {
     .type = WEFT_SCHED_COMM,
     .pid = s->pid,
     .tid = s->tid,
     .time_ns = task->first_seen_ns,
+    .sighted_ns = task->first_seen_ns,
   };
 
   memcpy (comm.comm, s->comm, sizeof comm.comm);
@@ -208,6 +215,7 @@ emit_exit (Task          *task,
     .ppid = task->last.ppid,
     .ptid = task->last.ppid,
     .time_ns = now_ns,
+    .sighted_ns = task->first_seen_ns,
   };
 
   if (task->exited)
@@ -218,8 +226,10 @@ emit_exit (Task          *task,
   task->exited = TRUE;
 }
 
+/* A slice of task, whose sample now is s. */
 static void
 emit_slice (WeftSchedProc    *self,
+            const Task       *task,
             const TaskSample *s,
             guint64           oncpu_ns,
             guint64           now_ns,
@@ -233,6 +243,7 @@ emit_slice (WeftSchedProc    *self,
     .tid = s->tid,
     .cpu = s->cpu,
     .preempted = s->state == 'R',
+    .sighted_ns = task->first_seen_ns,
   };
 
   start_ns = MAX (start_ns, self->last_sample_ns);
@@ -265,7 +276,7 @@ add_task (WeftSchedProc    *self,
                                self->last_sample_ns);
   emit_fork_and_comm (task, func, user_data);
   if (s->oncpu_ns > 0)
-    emit_slice (self, s, s->oncpu_ns, now_ns, func, user_data);
+    emit_slice (self, task, s, s->oncpu_ns, now_ns, func, user_data);
   if (s->state == 'Z' || s->state == 'X')
     emit_exit (task, now_ns, func, user_data);
 }
@@ -318,6 +329,7 @@ update_task (WeftSchedProc    *self,
   if (!task->announced)
     emit_fork_and_comm (task, func, user_data);
 
+  comm.sighted_ns = task->first_seen_ns;
   comm.exec = s->tid == s->pid && exec_between (&task->last, s);
   if (comm.exec || strcmp (s->comm, task->last.comm) != 0)
     {
@@ -326,7 +338,7 @@ update_task (WeftSchedProc    *self,
     }
 
   if (s->oncpu_ns > task->last.oncpu_ns)
-    emit_slice (self, s, s->oncpu_ns - task->last.oncpu_ns, now_ns, func, user_data);
+    emit_slice (self, task, s, s->oncpu_ns - task->last.oncpu_ns, now_ns, func, user_data);
 
   task->last = *s;
   if (s->state == 'Z' || s->state == 'X')
@@ -421,7 +433,7 @@ sample_process (WeftSchedProc *self,
       return;
     }
 
-  g_hash_table_add (self->procs, GINT_TO_POINTER (pid));
+  g_hash_table_insert (self->procs, GINT_TO_POINTER (pid), NULL);
   while ((entry = readdir (dir)) != NULL)
     {
       TaskSample s;
@@ -430,8 +442,12 @@ sample_process (WeftSchedProc *self,
       if (!g_ascii_isdigit (entry->d_name[0]))
         continue;
       tid = atoi (entry->d_name);
-      if (read_task (self, task_dirfd, pid, tid, &s))
-        update_task (self, &s, now_ns, baseline, func, user_data);
+      if (!read_task (self, task_dirfd, pid, tid, &s))
+        continue;
+      update_task (self, &s, now_ns, baseline, func, user_data);
+      if (tid == pid)
+        g_hash_table_insert (self->procs, GINT_TO_POINTER (pid),
+                             GSIZE_TO_POINTER ((gsize) s.start_ticks));
       if (parents == NULL)
         add_children (task_dirfd, tid, queue);
     }
@@ -447,6 +463,48 @@ sample_process (WeftSchedProc *self,
     }
 }
 
+/* Whether pid still names the process followed under it before (known:
+ * see WeftSchedProc.procs; a pid not in it is new to us). Once that
+ * process is reaped, the kernel may give its pid to one outside the traced
+ * tree; one inside is found again as its parent's child. */
+static gboolean
+same_process (GHashTable *known,
+              gint32      pid)
+{
+  gsize start_ticks = GPOINTER_TO_SIZE (g_hash_table_lookup (known, GINT_TO_POINTER (pid)));
+  char path[64];
+  char buf[1024];
+  TaskSample s;
+  guint64 ticks;
+
+  if (start_ticks == 0)
+    return TRUE;
+  g_snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
+  return read_small (AT_FDCWD, path, buf, sizeof buf) > 0 && parse_stat (buf, &s, &ticks)
+         && (gsize) s.start_ticks == start_ticks;
+}
+
+/* Samples each process of queue and every process under it, once. */
+static void
+follow_tree (WeftSchedProc *self,
+             GQueue        *queue,
+             GHashTable    *visited,
+             GHashTable    *parents,
+             guint64        now_ns,
+             gboolean       baseline,
+             WeftSchedFunc  func,
+             gpointer       user_data)
+{
+  while (!g_queue_is_empty (queue))
+    {
+      gpointer pid = g_queue_pop_head (queue);
+
+      if (g_hash_table_add (visited, pid))
+        sample_process (self, GPOINTER_TO_INT (pid), queue, parents,
+                        now_ns, baseline, func, user_data);
+    }
+}
+
 static void
 sample (WeftSchedProc *self,
         guint64        now_ns,
@@ -456,26 +514,25 @@ sample (WeftSchedProc *self,
 {
   g_autoptr(GHashTable) visited = g_hash_table_new (NULL, NULL);
   g_autoptr(GHashTable) parents = self->use_children ? NULL : scan_parents ();
+  g_autoptr(GHashTable) known = self->procs;
   GQueue queue = G_QUEUE_INIT;
   GHashTableIter iter;
   gpointer key, value;
 
   self->sample_gen++;
-  g_queue_push_tail (&queue, GINT_TO_POINTER (self->pid));
-  g_hash_table_iter_init (&iter, self->procs);
+  self->procs = g_hash_table_new (NULL, NULL);
+  /* The root's tree, then the processes followed before that are not in it
+   * any more (orphans, reparented to init). */
+  if (same_process (known, self->pid))
+    g_queue_push_tail (&queue, GINT_TO_POINTER (self->pid));
+  follow_tree (self, &queue, visited, parents, now_ns, baseline, func, user_data);
+  g_hash_table_iter_init (&iter, known);
   while (g_hash_table_iter_next (&iter, &key, NULL))
-    g_queue_push_tail (&queue, key);
-  g_hash_table_remove_all (self->procs);
-
-  while (!g_queue_is_empty (&queue))
-    {
-      gpointer pid = g_queue_pop_head (&queue);
-
-      if (!g_hash_table_add (visited, pid))
-        continue;
-      sample_process (self, GPOINTER_TO_INT (pid), &queue, parents,
-                      now_ns, baseline, func, user_data);
-    }
+    if (!g_hash_table_contains (visited, key) && same_process (known, GPOINTER_TO_INT (key)))
+      {
+        g_queue_push_tail (&queue, key);
+        follow_tree (self, &queue, visited, parents, now_ns, baseline, func, user_data);
+      }
 
   /* Threads no longer there exited since the last sample. */
   g_hash_table_iter_init (&iter, self->tasks);

@@ -34,6 +34,10 @@ typedef struct
   gint32   cpu;        /* SLICE */
   gboolean preempted;  /* SLICE */
   gboolean exec;       /* COMM */
+  guint64  sighted_ns; /* the /proc source: when it first saw the task (the time_ns
+                          of its FORK), on every event about it: that FORK's time
+                          is a first sight, not the creation, and the other
+                          events' times are only bounds; 0 from perf */
   guint64  time_ns;    /* FORK, EXIT, COMM; SLICE: = start_ns */
   guint64  start_ns;   /* SLICE */
   guint64  end_ns;     /* SLICE */

@@ -16,11 +16,21 @@ typedef enum
   DETACH_DONE,
 } WriterDetach;
 
+/* One process: a pid between its fork and its reap. The kernel gives a
+ * reaped process's pid to a later one (after pid_max others), so a pid may
+ * name several processes of a trace, told apart by when they lived (see
+ * weft-writer.c, "Processes"). */
 struct _WriterProcess
 {
   gint64      id;
   gint32      pid;
   gint32      ppid;            /* 0 = unknown */
+  WriterProcess *older;        /* the previous process with the same pid, or NULL */
+  guint64     fork_ns;         /* the kernel's FORK of it; 0 = not seen */
+  guint64     first_ns;        /* earliest and latest times it is known to have */
+  guint64     last_ns;         /*   existed at (its fork, its images' starts, FORK and
+                                    SPAWN records, first sight); 0 = none */
+  guint64     reaped_ns;       /* a wait reaped it (its parent's, the collector's); 0 = not seen */
   char       *comm;            /* kernel name, when no agent image told more */
   char       *command;         /* argv of its last instrumented image, joined */
   char       *exe;             /* path of its last instrumented image */
@@ -57,6 +67,7 @@ typedef struct _WriterThread
   /* Generations: the kernel reuses tids (after pid_max others), so one tid
    * may name several threads of a process, told apart by when they began. */
   guint64        fork_ns;      /* the kernel's FORK of it; 0 = not seen */
+  gboolean       fork_sighted; /* fork_ns is a first sight in /proc, after it began */
   guint64        agent_start_ns; /* the agent's THREAD_START; 0 = not seen */
   gboolean       counters_done;  /* its slot's counters were added */
   struct _WriterThread *older; /* the previous thread with the same tid, or NULL */
@@ -154,7 +165,8 @@ struct _WeftWriter
   GByteArray  *batch;             /* filled by the drain thread */
 
   /* The model, writer thread only. */
-  GHashTable  *processes;         /* pid → WriterProcess* (current) */
+  GHashTable  *processes;         /* pid → newest WriterProcess* (see ->older) */
+  GHashTable  *image_processes;   /* WeftSessionImage* → WriterProcess* */
   GPtrArray   *all_processes;
   GHashTable  *threads;           /* tid → newest WriterThread* (see ->older) */
   GPtrArray   *all_threads;
@@ -178,12 +190,15 @@ struct _WeftWriter
   GError      *error;             /* first SQL failure; later rows are skipped */
 };
 
-WriterProcess *weft_writer_get_process (WeftWriter *self,
-                                        gint32      pid);
-/* The latest thread `tid` of process pid, made if there is none. */
-WriterThread  *weft_writer_get_thread  (WeftWriter *self,
-                                        gint32      pid,
-                                        gint32      tid);
+/* The process an agent image belongs to; decided on the first call for
+ * that image (see weft-writer.c), made if it is the first of its process. */
+WriterProcess *weft_writer_image_process (WeftWriter             *self,
+                                          const WeftSessionImage *image);
+/* The process with pid that lived at time_ns: the one that began last at
+ * or before it (the oldest if all began after), or NULL if there is none. */
+WriterProcess *weft_writer_find_process  (WeftWriter             *self,
+                                          gint32                  pid,
+                                          guint64                 time_ns);
 /* The thread that had pthread_t `pthread` in `image` of process at
  * time_ns, or NULL if no thread had it; see weft-writer.c. */
 WriterThread  *weft_writer_pthread_at  (WriterProcess          *process,

@@ -36,6 +36,7 @@ typedef struct
 {
   gint32      pid;
   const char *reason;   /* a static WEFT_REACH_* string or NULL */
+  guint64     time_ns;  /* when the drain loop looked: pid was alive (or a zombie) */
 } ReachItem;
 
 #define BATCH_BYTES (1u << 20)              /* hand over a batch at this size */
@@ -111,7 +112,7 @@ weft_writer_add_reach (WeftWriter *self,
                        gint32      pid,
                        const char *reason)
 {
-  ReachItem item = { pid, reason };
+  ReachItem item = { pid, reason, (guint64) g_get_monotonic_time () * 1000 };
 
   batch_append (self, ITEM_REACH, NULL, &item, sizeof item);
 }
@@ -189,15 +190,48 @@ pthread_key_equal (gconstpointer a,
   return key_a->image == key_b->image && key_a->pthread == key_b->pthread;
 }
 
-WriterProcess *
-weft_writer_get_process (WeftWriter *self,
-                         gint32      pid)
-{
-  WriterProcess *process = g_hash_table_lookup (self->processes, GINT_TO_POINTER (pid));
+/* ---------------------------------------------------------------------- */
+/* Processes.
+ *
+ * A pid names one process from its fork to its reap; then the kernel may
+ * give it to another (after pid_max others, or at once through clone3's
+ * set_tid or ns_last_pid). What is said about a pid arrives out of order
+ * (each image's ring, the kernel's records and the collector's waits are
+ * drained at different moments), so each fact is placed by its time:
+ * - a fact within a life (a slice, a name, a thread) goes to the process
+ *   of that pid that began last at or before it (weft_writer_find_process);
+ * - a fact that a process began or existed (the kernel's FORK, a new agent
+ *   image, its parent's FORK or SPAWN record, a first sight in /proc) goes
+ *   to the known process nearest to it in time among those it can belong
+ *   to (process_may_hold), or makes a new one (process_claim);
+ * - a reap goes to the latest process that began before it and was not yet
+ *   reaped, the reaper's own child first (process_reaped).
+ * A process cannot take a fact dated after it is known to have ended (a
+ * wait reaped it; for an image, it called exit) or before its fork. A new
+ * image is another image of the same process (an exec) unless one of those
+ * says otherwise: the parent's reap is drained before a later process's
+ * image (the parent's ring is older), but the kernel's FORK of that process
+ * may come after it, and the image's own chunk header is only read at
+ * finalize. So a pid given again, within one drain of the collector, while
+ * nobody saw its last holder end (reaped inside glibc by system() or
+ * pclose()) makes the new image part of the old process. */
 
-  if (process != NULL)
-    return process;
-  process = g_new0 (WriterProcess, 1);
+typedef enum
+{
+  FACT_FORK,     /* the kernel's FORK: it began then, exactly */
+  FACT_IMAGE,    /* an agent image of it began then: it ran then */
+  FACT_MADE,     /* it was made before then and not yet reaped: its parent's
+                    FORK or SPAWN record (the child may have run to its end
+                    before the parent read the clock), a first sight in /proc
+                    (maybe of a zombie) */
+} Fact;
+
+static WriterProcess *
+process_new (WeftWriter *self,
+             gint32      pid)
+{
+  WriterProcess *process = g_new0 (WriterProcess, 1);
+
   process->id = ++self->next_process_id;
   process->pid = pid;
   process->exit_status = -1;
@@ -207,20 +241,175 @@ weft_writer_get_process (WeftWriter *self,
                                              (GDestroyNotify) g_ptr_array_unref);
   process->pending_names = g_array_new (FALSE, FALSE, sizeof (WriterPendingName));
   g_array_set_clear_func (process->pending_names, pending_name_clear);
+  process->older = g_hash_table_lookup (self->processes, GINT_TO_POINTER (pid));
   g_hash_table_insert (self->processes, GINT_TO_POINTER (pid), process);
   g_ptr_array_add (self->all_processes, process);
   return process;
 }
 
-static WriterThread *
-new_thread (WeftWriter *self,
+static void
+note_seen (WriterProcess *process,
+           guint64        time_ns)
+{
+  if (time_ns == 0)
+    return;
+  if (process->first_ns == 0 || time_ns < process->first_ns)
+    process->first_ns = time_ns;
+  if (time_ns > process->last_ns)
+    process->last_ns = time_ns;
+}
+
+WriterProcess *
+weft_writer_find_process (WeftWriter *self,
+                          gint32      pid,
+                          guint64     time_ns)
+{
+  WriterProcess *best = NULL, *oldest = NULL;
+
+  for (WriterProcess *process = g_hash_table_lookup (self->processes, GINT_TO_POINTER (pid));
+       process != NULL; process = process->older)
+    {
+      if (oldest == NULL || process->first_ns < oldest->first_ns)
+        oldest = process;
+      if (process->first_ns <= time_ns && (best == NULL || process->first_ns > best->first_ns))
+        best = process;
+    }
+  return best != NULL ? best : oldest;
+}
+
+/* weft_writer_find_process(), made if there is none. */
+static WriterProcess *
+process_at (WeftWriter *self,
             gint32      pid,
-            gint32      tid)
+            guint64     time_ns)
+{
+  WriterProcess *process = weft_writer_find_process (self, pid, time_ns);
+
+  if (process == NULL)
+    {
+      process = process_new (self, pid);
+      note_seen (process, time_ns);
+    }
+  return process;
+}
+
+/* Whether fact at time_ns can be about process: not after its reap; an
+ * image not after it called exit (an EXIT record or the collector's reap
+ * set end_ns; nothing else does before finalize); nothing before its fork,
+ * and its fork before everything else known of it. */
+static gboolean
+process_may_hold (const WriterProcess *process,
+                  Fact                 fact,
+                  guint64              time_ns)
+{
+  if (process->reaped_ns != 0 && process->reaped_ns < time_ns)
+    return FALSE;
+  if (fact == FACT_FORK)
+    return process->fork_ns == 0 && process->first_ns >= time_ns;
+  if (fact == FACT_IMAGE && process->end_ns != 0 && process->end_ns < time_ns)
+    return FALSE;
+  return process->fork_ns <= time_ns;
+}
+
+/* How far time_ns lies from what is known of process's life. */
+static guint64
+distance (const WriterProcess *process,
+          guint64              time_ns)
+{
+  if (time_ns < process->first_ns)
+    return process->first_ns - time_ns;
+  return time_ns > process->last_ns ? time_ns - process->last_ns : 0;
+}
+
+/* The process with pid that fact at time_ns is about; see the head of
+ * this section. */
+static WriterProcess *
+process_claim (WeftWriter *self,
+               gint32      pid,
+               Fact        fact,
+               guint64     time_ns)
+{
+  WriterProcess *best = NULL;
+
+  for (WriterProcess *process = g_hash_table_lookup (self->processes, GINT_TO_POINTER (pid));
+       process != NULL; process = process->older)
+    if (process_may_hold (process, fact, time_ns)
+        && (best == NULL || distance (process, time_ns) < distance (best, time_ns)))
+      best = process;
+  if (best == NULL)
+    best = process_new (self, pid);
+  note_seen (best, time_ns);
+  if (fact == FACT_FORK)
+    best->fork_ns = time_ns;
+  return best;
+}
+
+/* Whether process can be the child that reaper (a pid; 0: the collector,
+ * which reaps orphans) reaped. */
+static gboolean
+reaped_by (const WriterProcess *process,
+           gint32               reaper)
+{
+  return reaper == 0 || process->ppid == 0 || process->ppid == reaper;
+}
+
+/* The process with pid that a wait by reaper reaped at time_ns; see the
+ * head of this section. Another process may take the pid between the reap
+ * and the time the reaper read its clock: its parent is another. */
+static WriterProcess *
+process_reaped (WeftWriter *self,
+                gint32      pid,
+                gint32      reaper,
+                guint64     time_ns)
+{
+  WriterProcess *best = NULL;
+
+  for (WriterProcess *process = g_hash_table_lookup (self->processes, GINT_TO_POINTER (pid));
+       process != NULL; process = process->older)
+    {
+      if (process->reaped_ns != 0 || process->first_ns > time_ns)
+        continue;
+      if (best == NULL || reaped_by (process, reaper) > reaped_by (best, reaper)
+          || (reaped_by (process, reaper) == reaped_by (best, reaper)
+              && process->first_ns > best->first_ns))
+        best = process;
+    }
+  if (best == NULL)
+    {
+      best = process_new (self, pid);
+      note_seen (best, time_ns);
+    }
+  best->reaped_ns = time_ns;
+  return best;
+}
+
+WriterProcess *
+weft_writer_image_process (WeftWriter             *self,
+                           const WeftSessionImage *image)
+{
+  WriterProcess *process = g_hash_table_lookup (self->image_processes, image);
+
+  if (process != NULL)
+    return process;
+  process = process_claim (self, image->pid, FACT_IMAGE, image->image_start_ns);
+  g_hash_table_insert (self->image_processes, (gpointer) image, process);
+  if (process->ppid == 0)
+    process->ppid = image->ppid;
+  return process;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Threads. */
+
+static WriterThread *
+new_thread (WeftWriter    *self,
+            WriterProcess *process,
+            gint32         tid)
 {
   WriterThread *thread = g_new0 (WriterThread, 1);
 
   thread->id = ++self->next_thread_id;
-  thread->process = weft_writer_get_process (self, pid);
+  thread->process = process;
   thread->tid = tid;
   thread->older = g_hash_table_lookup (self->threads, GINT_TO_POINTER (tid));
   g_hash_table_insert (self->threads, GINT_TO_POINTER (tid), thread);
@@ -228,18 +417,19 @@ new_thread (WeftWriter *self,
   return thread;
 }
 
-/* A tid seen in another process first was a thread of a process that has
- * since exec'd or ended, and the kernel reused its number: a new thread. */
-WriterThread *
-weft_writer_get_thread (WeftWriter *self,
-                        gint32      pid,
-                        gint32      tid)
+/* The latest thread `tid` of process, made if there is none. A tid seen in
+ * another process first was a thread of a process that has since exec'd or
+ * ended, and the kernel reused its number: a new thread. */
+static WriterThread *
+get_thread (WeftWriter    *self,
+            WriterProcess *process,
+            gint32         tid)
 {
   for (WriterThread *thread = g_hash_table_lookup (self->threads, GINT_TO_POINTER (tid));
        thread != NULL; thread = thread->older)
-    if (thread->process->pid == pid)
+    if (thread->process == process)
       return thread;
-  return new_thread (self, pid, tid);
+  return new_thread (self, process, tid);
 }
 
 /* Which clock of events a lookup serves: both are CLOCK_MONOTONIC, but the
@@ -271,18 +461,18 @@ anchor_for (const WriterThread *thread,
 /* The thread `tid` of process pid that an event at time_ns belongs to: the
  * one that began last at or before it (the oldest if all began after). */
 static WriterThread *
-thread_at (WeftWriter *self,
-           gint32      pid,
-           gint32      tid,
-           guint64     time_ns,
-           Source      source)
+thread_at (WeftWriter    *self,
+           WriterProcess *process,
+           gint32         tid,
+           guint64        time_ns,
+           Source         source)
 {
   WriterThread *best = NULL, *oldest = NULL;
 
   for (WriterThread *thread = g_hash_table_lookup (self->threads, GINT_TO_POINTER (tid));
        thread != NULL; thread = thread->older)
     {
-      if (thread->process->pid != pid)
+      if (thread->process != process)
         continue;
       oldest = thread;
       if (anchor_for (thread, source) <= time_ns
@@ -291,57 +481,76 @@ thread_at (WeftWriter *self,
     }
   if (best == NULL)
     best = oldest;
-  return best != NULL ? best : new_thread (self, pid, tid);
+  return best != NULL ? best : new_thread (self, process, tid);
 }
 
-/* Whether `other`, the other source's start of a candidate thread, can be
- * the same thread as a start at time_ns: the kernel's FORK comes before the
- * agent's THREAD_START. */
+/* Whether thread, lacking source's start, can be the thread that began as
+ * source saw it at time_ns: the kernel's FORK comes before the agent's
+ * THREAD_START; a first sight in /proc (sighted: after the thread began,
+ * as its THREAD_START is) may come on either side of it. */
 static gboolean
-starts_pair (Source  source,
-             guint64 time_ns,
-             guint64 other)
+starts_pair (const WriterThread *thread,
+             Source              source,
+             guint64             time_ns,
+             gboolean            sighted)
 {
-  return source == SOURCE_PERF ? other >= time_ns : other <= time_ns;
+  if (sighted || (source == SOURCE_AGENT && thread->fork_sighted))
+    return TRUE;
+  return source == SOURCE_PERF ? thread->agent_start_ns >= time_ns
+                               : thread->fork_ns <= time_ns;
 }
 
-/* A start event (the kernel's FORK, the agent's THREAD_START) at time_ns:
- * the thread the other source already reported, or a new one. Among the
- * threads of this tid lacking this source's start, a FORK pairs with the
- * first agent start at or after it, a THREAD_START with the last fork at or
- * before it; a thread seen so far by neither start (the root's main thread,
- * a thread first seen on a CPU or named by tid) comes last. The main thread
- * (tid == pid) is one thread for the whole process, across execs. */
+static guint64
+gap_ns (guint64 a,
+        guint64 b)
+{
+  return a > b ? a - b : b - a;
+}
+
+/* A start event (the kernel's FORK or a first sight in /proc, the agent's
+ * THREAD_START) at time_ns: the thread the other source already reported,
+ * or a new one. Among the threads of this tid lacking this source's start,
+ * one whose other start can pair with it (starts_pair), the nearest: a FORK
+ * pairs with the first agent start at or after it, a THREAD_START with the
+ * last fork at or before it; a thread seen so far by neither start (the
+ * root's main thread, a thread first seen on a CPU or named by tid) comes
+ * last. The main thread (tid == pid) is one thread for the whole process,
+ * across execs. */
 static WriterThread *
-thread_starting (WeftWriter *self,
-                 gint32      pid,
-                 gint32      tid,
-                 guint64     time_ns,
-                 Source      source)
+thread_starting (WeftWriter    *self,
+                 WriterProcess *process,
+                 gint32         tid,
+                 guint64        time_ns,
+                 Source         source,
+                 gboolean       sighted)
 {
   Source other_source = source == SOURCE_PERF ? SOURCE_AGENT : SOURCE_PERF;
+  gboolean main_thread = tid == process->pid;
   WriterThread *match = NULL, *unknown = NULL;
 
-  if (tid == pid)
-    match = weft_writer_get_thread (self, pid, tid);
+  if (main_thread)
+    match = get_thread (self, process, tid);
   for (WriterThread *thread = g_hash_table_lookup (self->threads, GINT_TO_POINTER (tid));
-       thread != NULL && tid != pid; thread = thread->older)
+       thread != NULL && !main_thread; thread = thread->older)
     {
       guint64 other = start_seen_by (thread, other_source);
 
-      if (thread->process->pid != pid || start_seen_by (thread, source) != 0)
+      if (thread->process != process || start_seen_by (thread, source) != 0)
         continue;
       if (other == 0)
         unknown = unknown != NULL ? unknown : thread;
-      else if (starts_pair (source, time_ns, other)
+      else if (starts_pair (thread, source, time_ns, sighted)
                && (match == NULL
-                   || (source == SOURCE_PERF) == (other < start_seen_by (match, other_source))))
+                   || gap_ns (other, time_ns) < gap_ns (start_seen_by (match, other_source), time_ns)))
         match = thread;
     }
   if (match == NULL)
-    match = unknown != NULL ? unknown : new_thread (self, pid, tid);
+    match = unknown != NULL ? unknown : new_thread (self, process, tid);
   if (source == SOURCE_PERF)
-    match->fork_ns = time_ns;
+    {
+      match->fork_ns = time_ns;
+      match->fork_sighted = sighted;
+    }
   else
     match->agent_start_ns = time_ns;
   return match;
@@ -458,18 +667,18 @@ weft_writer_sort_pthreads (WeftWriter *self)
  * agent and has not had its counters yet (slots retire in the order their
  * threads end), else the latest. */
 static WriterThread *
-thread_of_slot (WeftWriter *self,
-                gint32      pid,
-                gint32      tid)
+thread_of_slot (WeftWriter    *self,
+                WriterProcess *process,
+                gint32         tid)
 {
   WriterThread *found = NULL;
 
   for (WriterThread *thread = g_hash_table_lookup (self->threads, GINT_TO_POINTER (tid));
        thread != NULL; thread = thread->older)
-    if (thread->process->pid == pid && thread->agent_start_ns != 0 && !thread->counters_done)
+    if (thread->process == process && thread->agent_start_ns != 0 && !thread->counters_done)
       found = thread;
   if (found == NULL)
-    found = weft_writer_get_thread (self, pid, tid);
+    found = get_thread (self, process, tid);
   found->counters_done = TRUE;
   return found;
 }
@@ -628,7 +837,8 @@ handle_wait (WeftWriter             *self,
              const WeftSessionImage *image,
              const WeftRecWait      *wait)
 {
-  WriterThread *thread = thread_at (self, image->pid, wait->h.tid, wait->start_ns, SOURCE_AGENT);
+  WriterProcess *process = weft_writer_image_process (self, image);
+  WriterThread *thread = thread_at (self, process, wait->h.tid, wait->start_ns, SOURCE_AGENT);
   WriterObject *object = NULL;
   WriterStack *stack = NULL;
   gint64 row;
@@ -671,12 +881,13 @@ handle_thread (WeftWriter             *self,
                const WeftSessionImage *image,
                const WeftRecThread    *record)
 {
+  WriterProcess *process = weft_writer_image_process (self, image);
   WriterThread *thread;
 
   if (record->h.type == WEFT_REC_THREAD_START)
-    thread = thread_starting (self, image->pid, record->h.tid, record->time_ns, SOURCE_AGENT);
+    thread = thread_starting (self, process, record->h.tid, record->time_ns, SOURCE_AGENT, FALSE);
   else
-    thread = thread_at (self, image->pid, record->h.tid, record->time_ns, SOURCE_AGENT);
+    thread = thread_at (self, process, record->h.tid, record->time_ns, SOURCE_AGENT);
   note_end (&self->last_ns, record->time_ns);
   thread->process->instrumented = TRUE;
   if (record->h.type == WEFT_REC_THREAD_START)
@@ -697,11 +908,11 @@ handle_thread_name (WeftWriter              *self,
                     const WeftSessionImage  *image,
                     const WeftRecThreadName *record)
 {
-  WriterProcess *process = weft_writer_get_process (self, image->pid);
+  WriterProcess *process = weft_writer_image_process (self, image);
   WriterThread *thread = NULL;
 
   if (record->target_tid != 0)
-    thread = thread_at (self, image->pid, record->target_tid, record->time_ns, SOURCE_AGENT);
+    thread = thread_at (self, process, record->target_tid, record->time_ns, SOURCE_AGENT);
   else
     thread = weft_writer_pthread_at (process, image, record->target_pthread, record->time_ns,
                                      G_MAXUINT64);
@@ -725,7 +936,7 @@ handle_process (WeftWriter             *self,
                 const WeftSessionImage *image,
                 const WeftRecProcess   *record)
 {
-  WriterProcess *process = weft_writer_get_process (self, image->pid);
+  WriterProcess *process = weft_writer_image_process (self, image);
   WriterProcess *child;
 
   note_end (&self->last_ns, record->time_ns);
@@ -733,7 +944,7 @@ handle_process (WeftWriter             *self,
     {
     case WEFT_REC_FORK:
     case WEFT_REC_SPAWN:
-      child = weft_writer_get_process (self, record->child_pid);
+      child = process_claim (self, record->child_pid, FACT_MADE, record->time_ns);
       child->ppid = image->pid;
       note_start (&child->start_ns, record->time_ns);
       break;
@@ -745,7 +956,7 @@ handle_process (WeftWriter             *self,
         process->cpu_ns = (gint64) record->cpu_ns;
       break;
     case WEFT_REC_REAP:
-      child = weft_writer_get_process (self, record->child_pid);
+      child = process_reaped (self, record->child_pid, image->pid, record->time_ns);
       if (WIFEXITED (record->status))
         child->exit_status = WEXITSTATUS (record->status);
       else if (WIFSIGNALED (record->status))
@@ -843,7 +1054,7 @@ handle_exec (WeftWriter             *self,
              const WeftSessionImage *image,
              const WeftRecExec      *record)
 {
-  WriterProcess *process = weft_writer_get_process (self, image->pid);
+  WriterProcess *process = weft_writer_image_process (self, image);
 
   if (record->error == 0)
     set_name (&process->exec_path, record->path, sizeof record->path);
@@ -916,7 +1127,7 @@ handle_slot (WeftWriter             *self,
              const WeftSessionImage *image,
              const WeftWireSlot     *slot)
 {
-  WriterThread *thread = thread_of_slot (self, image->pid, slot->tid);
+  WriterThread *thread = thread_of_slot (self, weft_writer_image_process (self, image), slot->tid);
 
   thread->lost_events += slot->lost_events;
   self->agent_lost += slot->lost_events;
@@ -949,39 +1160,75 @@ handle_slot (WeftWriter             *self,
 /* ---------------------------------------------------------------------- */
 /* Kernel events. */
 
+/* A new task: a thread of a process, or the main thread of a new process
+ * (the fact that places the process among those with its pid). */
+static void
+handle_sched_fork (WeftWriter           *self,
+                   const WeftSchedEvent *event)
+{
+  gboolean new_process = event->pid != event->ppid;
+  WriterProcess *process;
+  WriterThread *thread;
+
+  if (!new_process)
+    process = process_at (self, event->pid, event->time_ns);
+  else
+    process = process_claim (self, event->pid, event->sighted_ns != 0 ? FACT_MADE : FACT_FORK,
+                             event->time_ns);
+  thread = thread_starting (self, process, event->tid, event->time_ns, SOURCE_PERF,
+                            event->sighted_ns != 0);
+  note_start (&thread->start_ns, event->time_ns);
+  /* The kernel copies the creator's name and reports no COMM for it. */
+  if (thread->name == NULL)
+    {
+      WriterThread *creator = g_hash_table_lookup (self->threads, GINT_TO_POINTER (event->ptid));
+
+      if (creator != NULL && creator->name != NULL)
+        thread->name = g_strdup (creator->name);
+    }
+  if (new_process)
+    {
+      process->ppid = event->ppid;
+      note_start (&process->start_ns, event->time_ns);
+    }
+}
+
+/* The thread a kernel event at time_ns is about. An event of /proc names
+ * it by when /proc first saw it (sighted_ns): its times are bounds, and a
+ * thread that ended between two samples is reported after the next
+ * process with its pid, or thread with its tid, may have begun. */
+static WriterThread *
+sched_thread (WeftWriter           *self,
+              const WeftSchedEvent *event,
+              guint64               time_ns)
+{
+  WriterThread *thread = NULL;
+
+  if (event->sighted_ns != 0)
+    thread = g_hash_table_lookup (self->threads, GINT_TO_POINTER (event->tid));
+  for (; thread != NULL; thread = thread->older)
+    if (thread->fork_sighted && thread->fork_ns == event->sighted_ns
+        && thread->process->pid == event->pid)
+      return thread;
+  return thread_at (self, process_at (self, event->pid, time_ns), event->tid, time_ns, SOURCE_PERF);
+}
+
 static void
 handle_sched (WeftWriter           *self,
               const WeftSchedEvent *event)
 {
   WriterThread *thread;
-  WriterProcess *process;
 
   switch (event->type)
     {
     case WEFT_SCHED_SLICE:
-      thread = thread_at (self, event->pid, event->tid, event->start_ns, SOURCE_PERF);
-      insert_slice (self, thread, event);
+      insert_slice (self, sched_thread (self, event, event->start_ns), event);
       break;
     case WEFT_SCHED_FORK:
-      thread = thread_starting (self, event->pid, event->tid, event->time_ns, SOURCE_PERF);
-      note_start (&thread->start_ns, event->time_ns);
-      /* The kernel copies the creator's name and reports no COMM for it. */
-      if (thread->name == NULL)
-        {
-          WriterThread *creator = g_hash_table_lookup (self->threads, GINT_TO_POINTER (event->ptid));
-
-          if (creator != NULL && creator->name != NULL)
-            thread->name = g_strdup (creator->name);
-        }
-      if (event->pid != event->ppid)
-        {
-          process = thread->process;
-          process->ppid = event->ppid;
-          note_start (&process->start_ns, event->time_ns);
-        }
+      handle_sched_fork (self, event);
       break;
     case WEFT_SCHED_EXIT:
-      thread = thread_at (self, event->pid, event->tid, event->time_ns, SOURCE_PERF);
+      thread = sched_thread (self, event, event->time_ns);
       /* Right after the COMM of a setuid exec, the kernel detaches perf
        * from the task and says EXIT: it lives on, followed through /proc. */
       if (event->pid == event->tid && thread->process->perf_detach == DETACH_PENDING)
@@ -992,7 +1239,7 @@ handle_sched (WeftWriter           *self,
       note_end (&thread->end_ns, event->time_ns);
       break;
     case WEFT_SCHED_COMM:
-      thread = thread_at (self, event->pid, event->tid, event->time_ns, SOURCE_PERF);
+      thread = sched_thread (self, event, event->time_ns);
       set_name (&thread->name, event->comm, sizeof event->comm);
       if (event->exec || thread->process->comm == NULL)
         set_name (&thread->process->comm, event->comm, sizeof event->comm);
@@ -1006,7 +1253,7 @@ static void
 handle_reach (WeftWriter      *self,
               const ReachItem *item)
 {
-  WriterProcess *process = weft_writer_get_process (self, item->pid);
+  WriterProcess *process = process_at (self, item->pid, item->time_ns);
   gboolean secure = g_strcmp0 (item->reason, WEFT_REACH_SECURE) == 0;
 
   process->reach_reason = item->reason;
@@ -1021,7 +1268,7 @@ static void
 handle_reaped (WeftWriter       *self,
                const ReapedItem *item)
 {
-  WriterProcess *process = weft_writer_get_process (self, item->pid);
+  WriterProcess *process = process_reaped (self, item->pid, 0, item->time_ns);
 
   if (WIFEXITED (item->wait_status))
     process->exit_status = WEXITSTATUS (item->wait_status);
@@ -1093,6 +1340,7 @@ weft_writer_new (WeftTrace *trace)
   self->queue = g_async_queue_new_full ((GDestroyNotify) g_byte_array_unref);
   self->batch = g_byte_array_sized_new (BATCH_BYTES + 4096);
   self->processes = g_hash_table_new (NULL, NULL);
+  self->image_processes = g_hash_table_new (NULL, NULL);
   self->all_processes = g_ptr_array_new_with_free_func (writer_process_free);
   self->threads = g_hash_table_new (NULL, NULL);
   self->all_threads = g_ptr_array_new_with_free_func (writer_thread_free);
@@ -1114,6 +1362,7 @@ writer_free (WeftWriter *self)
   g_clear_pointer (&self->batch, g_byte_array_unref);
   g_async_queue_unref (self->queue);
   g_hash_table_unref (self->processes);
+  g_hash_table_unref (self->image_processes);
   g_hash_table_unref (self->threads);
   g_hash_table_unref (self->objects);
   g_hash_table_unref (self->stats);
