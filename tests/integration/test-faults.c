@@ -19,26 +19,6 @@
 
 #define NOBODY_ID 65534
 
-static void
-assert_status (WeftRun *run,
-               int      status)
-{
-  if (run->exit_status != status)
-    g_printerr ("weft record said:\n%s\n", run->err);
-  g_assert_cmpint (run->exit_status, ==, status);
-}
-
-/* Exit status as expected, a finalized trace, nothing lost. */
-static void
-assert_complete (WeftRun *run,
-                 int      status)
-{
-  assert_status (run, status);
-  g_assert_nonnull (run->db);
-  g_assert_cmpint (weft_test_query_int (run, "SELECT value FROM meta WHERE key = 'complete'"), ==, 1);
-  g_assert_cmpint (weft_test_query_int (run, "SELECT value FROM meta WHERE key = 'lost_events'"), ==, 0);
-}
-
 /* How many times needle occurs in haystack. */
 static guint
 count_occurrences (const char *haystack,
@@ -65,7 +45,7 @@ test_static_program (void)
   g_test_summary ("A statically linked program: its CPU slices are recorded, it is marked "
                   "instrumented = 0 with the reason, it has no waits, and weft says so once");
   run = weft_test_record (NULL, "cpu-parallel-static", args);
-  assert_complete (run, 0);
+  weft_test_assert_complete (run, 0);
   pid = weft_test_query_int (run, "SELECT pid FROM processes");
   g_assert_cmpint (weft_test_query_int (run, "SELECT count(*) FROM processes"), ==, 1);
   g_assert_cmpint (weft_test_query_int (run,
@@ -95,7 +75,7 @@ test_static_child (void)
   g_test_summary ("An instrumented program that runs a static child: the parent keeps its "
                   "lock profile, the child is recorded on the CPUs and marked not instrumented");
   run = weft_test_record_argv (NULL, argv);
-  assert_complete (run, 0);
+  weft_test_assert_complete (run, 0);
   child_pid = weft_test_expect_int (run, "child_pid");
   g_assert_cmpint (weft_test_query_int (run, "SELECT count(*) FROM processes"),
                    ==, weft_test_expect_int (run, "processes"));
@@ -164,7 +144,7 @@ test_setuid_program (void)
   run = weft_test_record_argv (NULL, argv);
   g_unlink (program);
   g_rmdir (dir);
-  assert_status (run, 0);
+  weft_test_assert_status (run, 0);
   g_assert_cmpint (weft_test_query_int (run, "SELECT value FROM meta WHERE key = 'complete'"), ==, 1);
   g_assert_cmpint (weft_test_query_int (run,
                      "SELECT count(*) FROM processes WHERE instrumented = 0"
@@ -189,7 +169,7 @@ test_fork_kill (void)
   g_test_summary ("A threaded process forks, its child takes locks, both die of SIGKILL "
                   "mid-wait: weft exits 137 and every finished wait of both is in the trace");
   run = weft_test_record (NULL, "fork-kill", NULL);
-  assert_complete (run, 137);
+  weft_test_assert_complete (run, 137);
   g_assert_cmpint (weft_test_query_int (run, "SELECT count(*) FROM processes WHERE exit_signal = 9"),
                    ==, weft_test_expect_int (run, "processes"));
   g_assert_cmpint (weft_test_query_int (run,
@@ -217,7 +197,7 @@ test_segv (void)
   g_test_summary ("A program that crashes with SIGSEGV mid-run: weft exits 139 and the "
                   "finalized trace holds the waits that ended before the crash");
   run = weft_test_record (NULL, "exit-status", args);
-  assert_complete (run, 128 + SIGSEGV);
+  weft_test_assert_complete (run, 128 + SIGSEGV);
   g_assert_cmpint (weft_test_query_int (run, "SELECT exit_signal FROM processes"),
                    ==, weft_test_expect_int (run, "exit_signal"));
   g_assert_cmpint (weft_test_query_int (run, "SELECT count(*) FROM waits WHERE kind = 'mutex'"),
@@ -235,7 +215,7 @@ test_truncated_rings (void)
                   "exits with the program's status, keeps what it had drained and counts "
                   "the loss");
   run = weft_test_record (NULL, "truncate-rings", NULL);
-  assert_status (run, 0);
+  weft_test_assert_status (run, 0);
   g_assert_cmpint (weft_test_expect_int (run, "truncated"), >=, 1);
   g_assert_nonnull (strstr (run->err, "were truncated while recording"));
   g_assert_nonnull (strstr (run->err, "from rings the program damaged"));
@@ -588,7 +568,7 @@ test_session_disk_full (void)
   session_arg = g_strdup_printf ("--session-dir=%s", mnt);
   record_args[0] = session_arg;
   run = weft_test_record (record_args, "condvar-pingpong", items);
-  assert_status (run, 0);
+  weft_test_assert_status (run, 0);
   g_assert_nonnull (run->db);
   g_assert_cmpint (weft_test_query_int (run, "SELECT value FROM meta WHERE key = 'complete'"), ==, 1);
   g_assert_cmpint (weft_test_query_int (run, "SELECT value FROM meta WHERE key = 'lost_agent_events'"),
@@ -611,7 +591,7 @@ test_storm_alive (void)
 
   g_test_summary ("2000 threads alive at once: every one in the trace, nothing lost");
   run = weft_test_record (NULL, "thread-storm", args);
-  assert_complete (run, 0);
+  weft_test_assert_complete (run, 0);
   g_assert_cmpint (weft_test_query_int (run, "SELECT count(*) FROM threads"),
                    ==, weft_test_expect_int (run, "threads"));
   g_assert_cmpint (weft_test_query_int (run, "SELECT count(DISTINCT tid) FROM threads"),
@@ -628,7 +608,7 @@ test_storm_churn (void)
                   "the trace although the kernel reuses their tids, one join wait each, "
                   "nothing lost");
   run = weft_test_record (NULL, "thread-storm", args);
-  assert_complete (run, 0);
+  weft_test_assert_complete (run, 0);
   g_assert_cmpint (weft_test_query_int (run, "SELECT count(*) FROM threads"),
                    ==, weft_test_expect_int (run, "threads"));
   g_assert_cmpint (weft_test_query_int (run, "SELECT count(*) FROM waits WHERE kind = 'join'"),
@@ -644,7 +624,7 @@ test_process_tree (void)
   g_test_summary ("A tree of 200 processes: every one in the trace, instrumented, under "
                   "its parent, exit status 0, nothing lost");
   run = weft_test_record (NULL, "process-tree", args);
-  assert_complete (run, 0);
+  weft_test_assert_complete (run, 0);
   g_assert_cmpint (weft_test_query_int (run, "SELECT count(*) FROM processes"),
                    ==, weft_test_expect_int (run, "processes"));
   g_assert_cmpint (weft_test_query_int (run,
@@ -665,7 +645,7 @@ test_session_private (void)
   g_test_summary ("Seen from inside the traced program, the session directory is mode "
                   "0700 and every file in it 0600, all owned by the user");
   run = weft_test_record (NULL, "session-mode", NULL);
-  assert_complete (run, 0);
+  weft_test_assert_complete (run, 0);
   g_assert_cmpstr (weft_test_expect (run, "session_mode"), ==, "700");
   g_assert_cmpstr (weft_test_expect (run, "file_modes"), ==, "600");
   g_assert_cmpint (weft_test_expect_int (run, "chunk_files"), >=, 1);
@@ -690,7 +670,7 @@ test_no_shell (void)
   g_assert_true (g_file_set_contents (program, contents, length, NULL));
   g_assert_cmpint (chmod (program, 0755), ==, 0);
   run = weft_test_record_argv (NULL, argv);
-  assert_complete (run, 0);
+  weft_test_assert_complete (run, 0);
   g_assert_cmpstr (run->out, ==, "$(touch pwned-2) `touch pwned-3`; a  b\n");
   for (int i = 1; i <= 3; i++)
     {

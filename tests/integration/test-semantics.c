@@ -12,29 +12,6 @@
 
 #include "weft-test-util.h"
 
-static void
-assert_status (WeftRun *run,
-               int      status)
-{
-  if (run->exit_status != status)
-    g_printerr ("weft record said:\n%s\nthe program said:\n%s\n", run->err, run->out);
-  g_assert_cmpint (run->exit_status, ==, status);
-}
-
-/* Exit status as expected, a finalized trace whose analysis had nothing to
- * clip, nothing lost. */
-static void
-assert_complete (WeftRun *run,
-                 int      status)
-{
-  assert_status (run, status);
-  g_assert_nonnull (run->db);
-  g_assert_cmpint (weft_test_query_int (run, "SELECT value FROM meta WHERE key = 'complete'"), ==, 1);
-  g_assert_cmpint (weft_test_query_int (run, "SELECT value FROM meta WHERE key = 'lost_events'"), ==, 0);
-  g_assert_cmpint (weft_test_query_int (run,
-                     "SELECT value FROM meta WHERE key = 'analysis_anomalies'"), ==, 0);
-}
-
 /* Pairs of on-CPU slices that overlap on one CPU (a CPU runs one thread at
  * a time, so any is a reconstruction error). */
 static gint64
@@ -112,7 +89,7 @@ test_pshared_mutex (void)
                   "shared address (objects are per process, schema/weft.sql), and the lock "
                   "counters match the program's");
   run = weft_test_record (NULL, "pshared-mutex", args);
-  assert_complete (run, 0);
+  weft_test_assert_complete (run, 0);
   g_assert_cmpint (weft_test_expect_int (run, "counter"), ==, 2 * 20000);
   root = weft_test_query_int (run, "SELECT pid FROM processes WHERE parent_id IS NULL");
   child = weft_test_expect_int (run, "child_pid");
@@ -178,7 +155,7 @@ test_pshared_sem (void)
                   "posts; the calls answer as they must (EAGAIN, ETIMEDOUT, values 0, "
                   "checked by the program); every wait is in the trace with its result");
   run = weft_test_record (NULL, "pshared-sem", NULL);
-  assert_complete (run, 0);
+  weft_test_assert_complete (run, 0);
   assert_threads_sound (run);
   root = weft_test_query_int (run, "SELECT pid FROM processes WHERE parent_id IS NULL");
   child = weft_test_expect_int (run, "child_pid");
@@ -221,7 +198,7 @@ test_dlclose_reopen (void)
                   "sample_lib_mutex with the library's function on its stack, although "
                   "that copy of the library was gone when weft finalized");
   run = weft_test_record (NULL, "dlclose-reopen", args);
-  assert_complete (run, 0);
+  weft_test_assert_complete (run, 0);
   assert_threads_sound (run);
   loads = weft_test_expect_int (run, "loads");
   distinct = weft_test_expect_int (run, "distinct_addresses");
@@ -295,7 +272,7 @@ test_close_fds (void)
   run = weft_test_record (NULL, "close-fds", args);
   /* The program's verdict decides its status: 5, or 1 when its pipes were
    * tampered with. */
-  assert_complete (run, (int) weft_test_expect_int (run, "exit_status"));
+  weft_test_assert_complete (run, (int) weft_test_expect_int (run, "exit_status"));
   assert_close_fds_trace (run);
   g_assert_cmpint (weft_test_expect_int (run, "foreign_fds_at_end"), <=, 2);
   /* libunwind (agent/weft-stack.c) keeps a pipe to validate addresses and
@@ -318,7 +295,7 @@ test_close_fds_no_stacks (void)
                   "descriptor, so the program's pipes are untouched, it exits 5, nothing is "
                   "left open behind it, and every wait is recorded");
   run = weft_test_record (record_args, "close-fds", args);
-  assert_complete (run, 5);
+  weft_test_assert_complete (run, 5);
   g_assert_cmpint (weft_test_expect_int (run, "own_fds_intact"), ==, 1);
   g_assert_cmpint (weft_test_expect_int (run, "foreign_fds_at_end"), ==, 0);
   assert_close_fds_trace (run);
@@ -342,7 +319,7 @@ test_exec_thread (void)
                   "holds both images in the one process: the first image's threads and "
                   "contended wait, the second's poll wait");
   run = weft_test_record_argv (NULL, argv);
-  assert_complete (run, 3);
+  weft_test_assert_complete (run, 3);
   pid = weft_test_expect_int (run, "pid");
   execer = weft_test_expect_int (run, "execer_tid");
   g_assert_cmpint (weft_test_expect_int (run, "exit_status"), ==, 3);
@@ -402,7 +379,7 @@ test_raw_clone (void)
                   "exact); the trace holds both tasks' CPU time and the child's exit status, "
                   "and the agent records normally afterwards");
   run = weft_test_record (NULL, "raw-clone", NULL);
-  assert_complete (run, 0);
+  weft_test_assert_complete (run, 0);
   assert_threads_sound (run);
   root = weft_test_query_int (run, "SELECT pid FROM processes WHERE parent_id IS NULL");
   thread_tid = weft_test_expect_int (run, "clone_thread_tid");
@@ -500,7 +477,7 @@ test_unset_preload (void)
                   "design (agent/weft-env.c) the whole tree stays traced, so each child "
                   "is in the trace, instrumented, with its status and its poll wait");
   run = weft_test_record_argv (NULL, argv);
-  assert_complete (run, 0);
+  weft_test_assert_complete (run, 0);
   assert_threads_sound (run);
   g_assert_cmpstr (weft_test_expect (run, "parent_preload"), ==, "unset");
   g_assert_cmpint (weft_test_query_int (run, "SELECT count(*) FROM processes"),
@@ -547,7 +524,7 @@ test_unset_preload_env (void)
     }
   g_assert_nonnull (agent);
   run = weft_test_record_argv (NULL, argv);
-  assert_complete (run, 0);
+  weft_test_assert_complete (run, 0);
   for (guint i = 0; i < 3; i++)
     {
       static const char *ways[] = { "exec", "execve", "spawn" };

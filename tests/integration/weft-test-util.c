@@ -179,6 +179,27 @@ weft_test_query_text (WeftRun    *run,
 }
 
 void
+weft_test_assert_status (WeftRun *run,
+                         int      status)
+{
+  if (run->exit_status != status)
+    g_printerr ("weft record said:\n%s\nthe program said:\n%s\n", run->err, run->out);
+  g_assert_cmpint (run->exit_status, ==, status);
+}
+
+void
+weft_test_assert_complete (WeftRun *run,
+                           int      status)
+{
+  weft_test_assert_status (run, status);
+  g_assert_nonnull (run->db);
+  g_assert_cmpint (weft_test_query_int (run, "SELECT value FROM meta WHERE key = 'complete'"), ==, 1);
+  g_assert_cmpint (weft_test_query_int (run, "SELECT value FROM meta WHERE key = 'lost_events'"), ==, 0);
+  g_assert_cmpint (weft_test_query_int (run,
+                     "SELECT value FROM meta WHERE key = 'analysis_anomalies'"), ==, 0);
+}
+
+void
 weft_test_run_free (WeftRun *run)
 {
   if (run->db != NULL)

@@ -42,6 +42,16 @@ gint64   weft_test_query_int   (WeftRun *run, const char *format, ...);
 double   weft_test_query_double (WeftRun *run, const char *format, ...);
 char    *weft_test_query_text  (WeftRun *run, const char *format, ...);
 
+/* Fails the test unless weft record exited with status (printing what weft
+ * and the program said). */
+void     weft_test_assert_status   (WeftRun *run,
+                                    int      status);
+
+/* The same, and a finalized trace with nothing lost and nothing the
+ * analysis had to clip (analysis_anomalies 0). */
+void     weft_test_assert_complete (WeftRun *run,
+                                    int      status);
+
 void     weft_test_run_free    (WeftRun *run);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (WeftRun, weft_test_run_free)
