@@ -270,6 +270,11 @@ follow_secure_process (Recording *rec,
 {
   if (g_strcmp0 (weft_sched_get_source (rec->sched), "perf") != 0)
     return;
+  /* A secure program that execs another, or one started under a secure
+   * process: already sampled, and a second sampler would count it twice. */
+  for (guint i = 0; i < rec->secure_scheds->len; i++)
+    if (weft_sched_covers (rec->secure_scheds->pdata[i], pid))
+      return;
   g_ptr_array_add (rec->secure_scheds,
                    weft_sched_new_proc (pid, (guint64) rec->options->proc_period_ms * 1000000));
 }

@@ -24,6 +24,8 @@ typedef struct
   void      (*free)   (WeftSched     *sched);
   void      (*add_poll_fds) (WeftSched *sched,
                              GArray    *pollfds);   /* may be NULL */
+  gboolean  (*covers) (WeftSched *sched,
+                       pid_t      pid);             /* may be NULL: FALSE */
 } WeftSchedClass;
 
 struct _WeftSched

@@ -587,11 +587,38 @@ weft_sched_proc_free (WeftSched *sched)
   g_free (self);
 }
 
+/* Walks up from pid through the parents /proc names: what this source
+ * followed at its last sample and still is that process covers pid. A child
+ * born since then is found through its parent. */
+static gboolean
+weft_sched_proc_covers (WeftSched *sched,
+                        pid_t      pid)
+{
+  WeftSchedProc *self = (WeftSchedProc *) sched;
+
+  for (int depth = 0; pid > 1 && depth < 64; depth++)
+    {
+      char path[64];
+      char buf[1024];
+      TaskSample s;
+      guint64 ticks;
+
+      if (g_hash_table_contains (self->procs, GINT_TO_POINTER (pid)))
+        return same_process (self->procs, pid);
+      g_snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
+      if (read_small (AT_FDCWD, path, buf, sizeof buf) <= 0 || !parse_stat (buf, &s, &ticks))
+        return FALSE;
+      pid = s.ppid;
+    }
+  return FALSE;
+}
+
 static const WeftSchedClass weft_sched_proc_class = {
   .name = "proc",
   .poll = weft_sched_proc_poll,
   .finish = weft_sched_proc_finish,
   .free = weft_sched_proc_free,
+  .covers = weft_sched_proc_covers,
 };
 
 static void

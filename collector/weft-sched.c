@@ -124,6 +124,15 @@ weft_sched_add_poll_fds (WeftSched *sched,
     sched->klass->add_poll_fds (sched, pollfds);
 }
 
+gboolean
+weft_sched_covers (WeftSched *sched,
+                   pid_t      pid)
+{
+  g_return_val_if_fail (sched != NULL, FALSE);
+
+  return sched->klass->covers != NULL && sched->klass->covers (sched, pid);
+}
+
 guint64
 weft_sched_get_lost (WeftSched *sched)
 {

@@ -93,6 +93,12 @@ void        weft_sched_finish        (WeftSched     *sched,
 void        weft_sched_add_poll_fds  (WeftSched     *sched,
                                       GArray        *pollfds);
 
+/* Whether sched already samples pid: the /proc source follows pid or one of
+ * its ancestors (as of its last sample, and pid was not reused since).
+ * Always FALSE for perf. */
+gboolean    weft_sched_covers        (WeftSched     *sched,
+                                      pid_t          pid);
+
 /* Records the kernel dropped so far. */
 guint64     weft_sched_get_lost      (WeftSched     *sched);
 
