@@ -15,14 +15,29 @@
 #include "weft-export.h"
 #include "weft-report.h"
 
+/* A track is a (pid, tid) pair of the format. The kernel gives a pid or a
+ * tid again once its holder is gone, and a trace can hold both holders:
+ * the first keeps its number, each later one gets TRACK_ID_BASE + its row
+ * id (above any pid the kernel gives, PID_MAX_LIMIT) and its real number
+ * in its name, so that no two processes or threads share a track. */
+#define TRACK_ID_BASE 4194304
+
 typedef struct
 {
-  WeftTrace *trace;
-  GString   *out;
-  gint64     start_ns;
-  gint64     end_ns;
-  gint32     counter_pid;   /* the process that carries the counter tracks */
-  gboolean   first_event;
+  gint32 pid;
+  gint32 tid;
+} Track;
+
+typedef struct
+{
+  WeftTrace  *trace;
+  GString    *out;
+  gint64      start_ns;
+  gint64      end_ns;
+  gint32      counter_pid;     /* the process that carries the counter tracks */
+  gboolean    first_event;
+  GHashTable *process_tracks;  /* processes.id → track pid (GINT_TO_POINTER) */
+  GHashTable *thread_tracks;   /* threads.id → Track* */
 } Chrome;
 
 /* Starts an event of traceEvents: a comma and a new line after the previous. */
@@ -111,17 +126,39 @@ write_header (Chrome *chrome)
                           chrome->start_ns, chrome->end_ns - chrome->start_ns);
 }
 
-/* process_name / thread_name metadata, and sort indexes in trace order. */
-static gboolean
-write_names (Chrome  *chrome,
-             GError **error)
+/* The track number of row id holding number, given the (track) numbers
+ * taken so far; see TRACK_ID_BASE. */
+static gint32
+track_number (GHashTable *taken,
+              gint64      scope,
+              gint32      number,
+              gint64      id)
 {
-  static const char processes_sql[] =
-    "SELECT pid, command, parent_id FROM processes ORDER BY id";
-  static const char threads_sql[] =
-    "SELECT p.pid, t.tid, t.name FROM threads t LEFT JOIN processes p ON p.id = t.process_id ORDER BY t.id";
-  GString *out = chrome->out;
-  sqlite3_stmt *stmt = weft_trace_prepare (chrome->trace, processes_sql, error);
+  gint64 *key = g_new (gint64, 1);
+
+  *key = scope << 32 | (guint32) number;
+  if (g_hash_table_add (taken, key))
+    return number;
+  return (gint32) (TRACK_ID_BASE + id);
+}
+
+/* "what", or "what (pid N)" on a track that does not carry the number. */
+static char *
+track_label (const char *what,
+             const char *unit,
+             gint32      track,
+             gint32      number)
+{
+  return track == number ? g_strdup (what) : g_strdup_printf ("%s (%s %d)", what, unit, number);
+}
+
+static gboolean
+write_process_names (Chrome  *chrome,
+                     GError **error)
+{
+  static const char sql[] = "SELECT id, pid, command, parent_id FROM processes ORDER BY id";
+  g_autoptr(GHashTable) taken = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  sqlite3_stmt *stmt = weft_trace_prepare (chrome->trace, sql, error);
   gint64 index = 0;
   gboolean have_root = FALSE;
   int rc;
@@ -130,42 +167,71 @@ write_names (Chrome  *chrome,
     return FALSE;
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     {
-      gint32 pid = sqlite3_column_int (stmt, 0);
-      const char *command = (const char *) sqlite3_column_text (stmt, 1);
-      g_autofree char *name = command != NULL ? g_strdup (command) : g_strdup_printf ("pid %d", pid);
+      gint64 id = sqlite3_column_int64 (stmt, 0);
+      gint32 pid = sqlite3_column_int (stmt, 1);
+      const char *command = (const char *) sqlite3_column_text (stmt, 2);
+      gint32 track = track_number (taken, 0, pid, id);
+      g_autofree char *what = command != NULL ? g_strdup (command) : g_strdup_printf ("pid %d", pid);
+      g_autofree char *name = track_label (what, "pid", track, pid);
 
+      g_hash_table_insert (chrome->process_tracks, GSIZE_TO_POINTER (id), GINT_TO_POINTER (track));
       /* The counters go on the root process (the first one without a parent). */
-      if (index == 0 || (!have_root && sqlite3_column_type (stmt, 2) == SQLITE_NULL))
+      if (index == 0 || (!have_root && sqlite3_column_type (stmt, 3) == SQLITE_NULL))
         {
-          chrome->counter_pid = pid;
-          have_root = sqlite3_column_type (stmt, 2) == SQLITE_NULL;
+          chrome->counter_pid = track;
+          have_root = sqlite3_column_type (stmt, 3) == SQLITE_NULL;
         }
       g_string_append_printf (event (chrome), "\"ph\":\"M\",\"name\":\"process_name\",\"pid\":%d,\"tid\":0,"
-                                   "\"args\":{\"name\":", pid);
-      weft_report_append_json_string (out, name);
-      g_string_append_printf (out, "}},\n{\"ph\":\"M\",\"name\":\"process_sort_index\",\"pid\":%d,\"tid\":0,"
-                                   "\"args\":{\"sort_index\":%" G_GINT64_FORMAT "}}", pid, index++);
-    }
-  if (!sql_done (chrome, stmt, rc, error))
-    return FALSE;
-
-  if ((stmt = weft_trace_prepare (chrome->trace, threads_sql, error)) == NULL)
-    return FALSE;
-  index = 0;
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    {
-      gint32 pid = sqlite3_column_int (stmt, 0);
-      gint32 tid = sqlite3_column_int (stmt, 1);
-      const char *name = (const char *) sqlite3_column_text (stmt, 2);
-      g_autofree char *label = name != NULL && name[0] != '\0' ? g_strdup (name) : g_strdup_printf ("tid %d", tid);
-
-      g_string_append_printf (event (chrome), "\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%d,\"tid\":%d,"
-                                   "\"args\":{\"name\":", pid, tid);
-      weft_report_append_json_string (out, label);
-      g_string_append_printf (out, "}},\n{\"ph\":\"M\",\"name\":\"thread_sort_index\",\"pid\":%d,\"tid\":%d,"
-                                   "\"args\":{\"sort_index\":%" G_GINT64_FORMAT "}}", pid, tid, index++);
+                                   "\"args\":{\"name\":", track);
+      weft_report_append_json_string (chrome->out, name);
+      g_string_append_printf (chrome->out, "}},\n{\"ph\":\"M\",\"name\":\"process_sort_index\",\"pid\":%d,"
+                              "\"tid\":0,\"args\":{\"sort_index\":%" G_GINT64_FORMAT "}}", track, index++);
     }
   return sql_done (chrome, stmt, rc, error);
+}
+
+static gboolean
+write_thread_names (Chrome  *chrome,
+                    GError **error)
+{
+  static const char sql[] = "SELECT id, process_id, tid, name FROM threads ORDER BY id";
+  g_autoptr(GHashTable) taken = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  sqlite3_stmt *stmt = weft_trace_prepare (chrome->trace, sql, error);
+  gint64 index = 0;
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      gint64 id = sqlite3_column_int64 (stmt, 0);
+      gint32 tid = sqlite3_column_int (stmt, 2);
+      const char *name = (const char *) sqlite3_column_text (stmt, 3);
+      Track *track = g_new (Track, 1);
+      g_autofree char *what = name != NULL && name[0] != '\0' ? g_strdup (name) : g_strdup_printf ("tid %d", tid);
+      g_autofree char *label = NULL;
+
+      track->pid = GPOINTER_TO_INT (g_hash_table_lookup (chrome->process_tracks,
+                                                         GSIZE_TO_POINTER (sqlite3_column_int64 (stmt, 1))));
+      track->tid = track_number (taken, track->pid, tid, id);
+      label = track_label (what, "tid", track->tid, tid);
+      g_hash_table_insert (chrome->thread_tracks, GSIZE_TO_POINTER (id), track);
+      g_string_append_printf (event (chrome), "\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":%d,\"tid\":%d,"
+                                   "\"args\":{\"name\":", track->pid, track->tid);
+      weft_report_append_json_string (chrome->out, label);
+      g_string_append_printf (chrome->out, "}},\n{\"ph\":\"M\",\"name\":\"thread_sort_index\",\"pid\":%d,"
+                              "\"tid\":%d,\"args\":{\"sort_index\":%" G_GINT64_FORMAT "}}",
+                              track->pid, track->tid, index++);
+    }
+  return sql_done (chrome, stmt, rc, error);
+}
+
+/* process_name / thread_name metadata, and sort indexes in trace order. */
+static gboolean
+write_names (Chrome  *chrome,
+             GError **error)
+{
+  return write_process_names (chrome, error) && write_thread_names (chrome, error);
 }
 
 /* The args of a state behind a wait: what it waited on and for whom. */
@@ -207,9 +273,10 @@ write_states (Chrome  *chrome,
               GError **error)
 {
   static const char sql[] =
-    "SELECT p.pid, t.tid, s.start_ns, s.end_ns, s.state, s.wait_id, w.kind, o.kind, o.name, o.address,"
+    /* (column 1 unused: write_wait_args reads 5 to 11) */
+    "SELECT s.thread_id, NULL, s.start_ns, s.end_ns, s.state, s.wait_id, w.kind, o.kind, o.name, o.address,"
     " h.tid, h.name"
-    " FROM thread_states s JOIN threads t ON t.id = s.thread_id LEFT JOIN processes p ON p.id = t.process_id"
+    " FROM thread_states s"
     " LEFT JOIN waits w ON w.id = s.wait_id LEFT JOIN objects o ON o.id = w.object_id"
     " LEFT JOIN threads h ON h.id = w.holder_thread_id"
     " ORDER BY s.thread_id, s.start_ns";
@@ -224,12 +291,16 @@ write_states (Chrome  *chrome,
       gint64 start_ns = sqlite3_column_int64 (stmt, 2);
       gint64 end_ns = sqlite3_column_int64 (stmt, 3);
       const char *state = (const char *) sqlite3_column_text (stmt, 4);
+      const Track *track = g_hash_table_lookup (chrome->thread_tracks,
+                                                GSIZE_TO_POINTER (sqlite3_column_int64 (stmt, 0)));
       WeftState s;
 
       for (s = 0; s < WEFT_N_STATES && g_strcmp0 (state, weft_state_name (s)) != 0; s++)
         ;
+      if (track == NULL)
+        continue;   /* a state of no thread: the trace was refused before */
       g_string_append_printf (event (chrome), "\"ph\":\"X\",\"cat\":\"state\",\"pid\":%d,\"tid\":%d,\"name\":",
-                              sqlite3_column_int (stmt, 0), sqlite3_column_int (stmt, 1));
+                              track->pid, track->tid);
       weft_report_append_json_string (out, state);
       if (s < WEFT_N_STATES)
         g_string_append_printf (out, ",\"cname\":\"%s\"", state_cnames[s]);
@@ -327,31 +398,47 @@ write_counters_downsampled (Chrome  *chrome,
   return TRUE;
 }
 
+static gboolean
+export_chrome (Chrome  *chrome,
+               GError **error)
+{
+  WeftTrace *trace = chrome->trace;
+  GString *out = chrome->out;
+  gint64 profile_rows;
+  gboolean downsampled;
+
+  if (!load_extent (chrome, error))
+    return FALSE;
+  profile_rows = weft_trace_count_rows (trace, "profile", error);
+  if (profile_rows < 0)
+    return FALSE;
+  downsampled = profile_rows > WEFT_EXPORT_PROFILE_MAX_ROWS;
+  write_header (chrome);
+  g_string_append_printf (out, ",\"profile_rows\":%" G_GINT64_FORMAT ",\"counters_downsampled\":%s",
+                          profile_rows, downsampled ? "true" : "false");
+  if (downsampled)
+    g_string_append_printf (out, ",\"counter_columns\":%d", WEFT_EXPORT_COUNTER_COLUMNS);
+  g_string_append (out, "},\n\"traceEvents\":[");
+  if (!write_names (chrome, error) || !write_states (chrome, error))
+    return FALSE;
+  if (downsampled ? !write_counters_downsampled (chrome, error) : !write_counters_exact (chrome, error))
+    return FALSE;
+  g_string_append (out, "\n]}\n");
+  return TRUE;
+}
+
 gboolean
 weft_export_chrome (WeftTrace  *trace,
                     GString    *out,
                     GError    **error)
 {
   Chrome chrome = { .trace = trace, .out = out, .first_event = TRUE };
-  gint64 profile_rows;
-  gboolean downsampled;
+  gboolean ok;
 
-  if (!load_extent (&chrome, error))
-    return FALSE;
-  profile_rows = weft_trace_count_rows (trace, "profile", error);
-  if (profile_rows < 0)
-    return FALSE;
-  downsampled = profile_rows > WEFT_EXPORT_PROFILE_MAX_ROWS;
-  write_header (&chrome);
-  g_string_append_printf (out, ",\"profile_rows\":%" G_GINT64_FORMAT ",\"counters_downsampled\":%s",
-                          profile_rows, downsampled ? "true" : "false");
-  if (downsampled)
-    g_string_append_printf (out, ",\"counter_columns\":%d", WEFT_EXPORT_COUNTER_COLUMNS);
-  g_string_append (out, "},\n\"traceEvents\":[");
-  if (!write_names (&chrome, error) || !write_states (&chrome, error))
-    return FALSE;
-  if (downsampled ? !write_counters_downsampled (&chrome, error) : !write_counters_exact (&chrome, error))
-    return FALSE;
-  g_string_append (out, "\n]}\n");
-  return TRUE;
+  chrome.process_tracks = g_hash_table_new (NULL, NULL);
+  chrome.thread_tracks = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  ok = export_chrome (&chrome, error);
+  g_hash_table_unref (chrome.process_tracks);
+  g_hash_table_unref (chrome.thread_tracks);
+  return ok;
 }

@@ -54,13 +54,17 @@ assert_sound (WeftRun *run,
 /* `weft report --format json`, parsed back. */
 
 #ifdef HAVE_JSON_GLIB
+/* The JSON that `weft COMMAND FORMAT_OPTION FORMAT TRACE` prints. */
 static JsonNode *
-report_json (WeftRun *run)
+weft_json (WeftRun    *run,
+           const char *command,
+           const char *format_option,
+           const char *format)
 {
   g_autoptr (JsonParser) parser = json_parser_new ();
   g_autoptr (GError) error = NULL;
   g_autofree char *out = NULL;
-  const char *argv[] = { g_getenv ("WEFT"), "report", "--format", "json", run->trace_path, NULL };
+  const char *argv[] = { g_getenv ("WEFT"), command, format_option, format, run->trace_path, NULL };
   int wait_status = 0;
 
   g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL,
@@ -70,6 +74,12 @@ report_json (WeftRun *run)
   g_assert_true (json_parser_load_from_data (parser, out, -1, &error));
   g_assert_no_error (error);
   return json_node_copy (json_parser_get_root (parser));
+}
+
+static JsonNode *
+report_json (WeftRun *run)
+{
+  return weft_json (run, "report", "--format", "json");
 }
 
 static JsonArray *
@@ -195,6 +205,44 @@ assert_report (WeftRun *run,
 #endif
 }
 
+/* `weft export --format chrome`: the two processes with pid get two tracks
+ * (the later one a number no kernel pid has, its pid in its name), and
+ * each state event lies on a track of one of the processes named. */
+static void
+assert_chrome_tracks (WeftRun *run,
+                      gint64   pid)
+{
+#ifdef HAVE_JSON_GLIB
+  g_autoptr (JsonNode) root = weft_json (run, "export", "--format", "chrome");
+  JsonArray *events = json_object_get_array_member (json_node_get_object (root), "traceEvents");
+  g_autoptr (GHashTable) named = g_hash_table_new (g_direct_hash, g_direct_equal);
+  g_autofree char *suffix = g_strdup_printf (" (pid %d)", (int) pid);
+  guint tracks_of_pid = 0, labelled = 0;
+
+  for (guint i = 0; i < json_array_get_length (events); i++)
+    {
+      JsonObject *event = json_array_get_object_element (events, i);
+      const char *ph = json_object_get_string_member (event, "ph");
+      const char *name = json_object_get_string_member (event, "name");
+      gint64 track = json_object_get_int_member (event, "pid");
+
+      if (strcmp (ph, "M") == 0 && strcmp (name, "process_name") == 0)
+        {
+          const char *label = json_object_get_string_member (json_object_get_object_member (event, "args"),
+                                                             "name");
+
+          g_assert_true (g_hash_table_add (named, GINT_TO_POINTER (track)));
+          tracks_of_pid += track == pid || track >= 4194304;
+          labelled += track >= 4194304 && g_str_has_suffix (label, suffix);
+        }
+      else if (strcmp (ph, "X") == 0)
+        g_assert_true (g_hash_table_contains (named, GINT_TO_POINTER (track)));
+    }
+  g_assert_cmpuint (tracks_of_pid, ==, 2);
+  g_assert_cmpuint (labelled, ==, 1);
+#endif
+}
+
 /* Records pid-reuse in mode with record_args. With /proc sampling (not
  * exact), times are bounds (an end is the first sample that missed the
  * thread, a slice is placed at the end of its period): the two processes
@@ -245,6 +293,7 @@ check_pid_reuse (const char         *mode,
   assert_waits (run, a, pid, "a-worker", weft_test_expect_int (run, "a_waits"));
   assert_waits (run, b, pid, "worker", weft_test_expect_int (run, "contended_waits"));
   assert_report (run, pid, root_pid);
+  assert_chrome_tracks (run, pid);
 }
 
 static void
