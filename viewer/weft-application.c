@@ -22,6 +22,7 @@ struct _WeftApplication
   gboolean   print_layout;
   gboolean   print_tables;
   char      *select_object; /* name of a lock to select */
+  gint64     collapse_pid;  /* a process to fold, or 0 */
   gint64     select_tid;    /* with select_at_ns: a wait to select */
   gint64     select_at_ns;
   gboolean   wait_for_info; /* a selection was asked: wait for the details */
@@ -52,6 +53,8 @@ static const GOptionEntry entries[] = {
   { "select-wait", 0, 0, G_OPTION_ARG_STRING, NULL,
     "With --screenshot, select the wait of thread TID at this time from the trace's start",
     "TID@TIME" },
+  { "collapse-process", 0, 0, G_OPTION_ARG_INT64, NULL,
+    "With --screenshot, fold the thread lanes of process PID under its header", "PID" },
   { NULL },
 };
 
@@ -106,6 +109,7 @@ weft_application_handle_local_options (GApplication *app,
   g_variant_dict_lookup (options, "print-layout", "b", &self->print_layout);
   g_variant_dict_lookup (options, "print-tables", "b", &self->print_tables);
   g_variant_dict_lookup (options, "select-object", "s", &self->select_object);
+  g_variant_dict_lookup (options, "collapse-process", "x", &self->collapse_pid);
   if (g_variant_dict_lookup (options, "select-wait", "&s", &span))
     {
       g_auto(GStrv) parts = g_strsplit (span, "@", 2);
@@ -244,6 +248,30 @@ info_shown (WeftWindow      *window,
   self->info_shown = TRUE;
 }
 
+/* --collapse-process: as a click on the process's band would. */
+static gboolean
+collapse_process (WeftApplication *self,
+                  WeftTimeline    *timeline)
+{
+  WeftViewData *d = weft_timeline_get_data (timeline);
+  gboolean found = FALSE;
+
+  for (guint i = 0; i < d->n_processes; i++)
+    if (d->processes[i].pid == self->collapse_pid)
+      {
+        weft_timeline_set_process_collapsed (timeline, i, TRUE);
+        found = TRUE;
+      }
+  if (!found)
+    {
+      g_autofree char *msg = g_strdup_printf ("%s: no process %" G_GINT64_FORMAT " in the trace",
+                                              d->path, self->collapse_pid);
+
+      fail (self, msg);
+    }
+  return found;
+}
+
 /* --select-object, --select-wait: as a click in the table or the lane would. */
 static gboolean
 select_things (WeftApplication *self,
@@ -251,6 +279,9 @@ select_things (WeftApplication *self,
 {
   WeftTimeline *timeline = weft_window_get_timeline (window);
   WeftViewData *d = weft_timeline_get_data (timeline);
+
+  if (self->collapse_pid != 0 && !collapse_process (self, timeline))
+    return FALSE;
 
   g_signal_connect (window, "info-shown", G_CALLBACK (info_shown), self);
   if (self->select_object != NULL)

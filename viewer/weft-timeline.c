@@ -73,6 +73,13 @@ struct _WeftTimeline
   gint            lock;          /* highlighted lock, or -1 */
   gint            sel_thread;    /* selected wait, or -1 */
   gint            sel_wait;
+
+  /* Thread lanes grouped by process; a collapsed process shows its header
+   * band alone. Laid out by layout_lanes(). */
+  gboolean       *collapsed;     /* n_processes */
+  int            *band_y;        /* n_processes: y of each process's header */
+  int            *lane_y;        /* n_threads: y of each lane, -1 if hidden */
+  int             lanes_end;     /* y below the last lane or band */
 };
 
 G_DEFINE_FINAL_TYPE (WeftTimeline, weft_timeline, GTK_TYPE_WIDGET)
@@ -124,14 +131,45 @@ threads_y (WeftTimeline *self)
   return cpus_y (self) + (int) (self->data->cpus * self->cpu_h) + SECTION_H + 4;
 }
 
-/* y of thread lane i, from the top of the widget. */
+/* Places each process's header band and, unless it is collapsed, the
+ * lanes of its threads (an index range, in process order) under it. */
+static void
+layout_lanes (WeftTimeline *self)
+{
+  WeftViewData *d = self->data;
+  int y = threads_y (self);
+
+  for (guint p = 0; p < d->n_processes; p++)
+    {
+      const WeftViewProcess *proc = &d->processes[p];
+
+      self->band_y[p] = y;
+      y += PROCESS_H;
+      for (guint i = proc->first_thread; i < proc->first_thread + proc->n_threads; i++)
+        {
+          self->lane_y[i] = self->collapsed[p] ? -1 : y;
+          if (!self->collapsed[p])
+            y += THREAD_H + LANE_GAP;
+        }
+    }
+  self->lanes_end = y;
+}
+
+/* y of thread lane i from the top of the widget, -1 if its process is
+ * collapsed. */
 static int
 thread_lane_y (WeftTimeline *self,
                guint         i)
 {
-  guint process = self->data->threads[i].process;
+  return self->lane_y[i];
+}
 
-  return threads_y (self) + (int) (process + 1) * PROCESS_H + (int) i * (THREAD_H + LANE_GAP);
+/* y of what stands for thread i: its lane, or its collapsed process's band. */
+static int
+thread_or_band_y (WeftTimeline *self,
+                  guint         i)
+{
+  return self->lane_y[i] >= 0 ? self->lane_y[i] : self->band_y[self->data->threads[i].process];
 }
 
 static int
@@ -139,8 +177,7 @@ total_height (WeftTimeline *self)
 {
   if (self->data == NULL)
     return RULER_H + CHART_H;
-  return threads_y (self) + (int) self->data->n_processes * PROCESS_H
-         + (int) self->data->n_threads * (THREAD_H + LANE_GAP) + 8;
+  return self->lanes_end + 8;
 }
 
 static GdkRGBA
@@ -189,6 +226,30 @@ clear_labels (WeftTimeline *self)
   g_clear_object (&self->thread_section);
 }
 
+/* "▾ process PID  COMMAND", or "▸ …  (N threads)" when collapsed. */
+static PangoLayout *
+process_label (WeftTimeline *self,
+               guint         p)
+{
+  const WeftViewProcess *proc = &self->data->processes[p];
+  g_autofree char *hidden = g_strdup_printf ("  (%u thread%s)", proc->n_threads,
+                                             proc->n_threads == 1 ? "" : "s");
+  g_autofree char *text = g_strdup_printf ("%s process %" G_GINT64_FORMAT "  %s%s",
+                                           self->collapsed[p] ? "\u25B8" : "\u25BE",
+                                           proc->pid, proc->command,
+                                           self->collapsed[p] ? hidden : "");
+
+  return make_label (self, text, 700, TRUE);
+}
+
+static void
+clear_lanes (WeftTimeline *self)
+{
+  g_clear_pointer (&self->collapsed, g_free);
+  g_clear_pointer (&self->band_y, g_free);
+  g_clear_pointer (&self->lane_y, g_free);
+}
+
 static void
 build_labels (WeftTimeline *self)
 {
@@ -208,12 +269,7 @@ build_labels (WeftTimeline *self)
       self->thread_labels[i] = make_label (self, text, LABEL_W - 26, FALSE);
     }
   for (guint i = 0; i < d->n_processes; i++)
-    {
-      g_autofree char *text = g_strdup_printf ("process %" G_GINT64_FORMAT "  %s",
-                                               d->processes[i].pid, d->processes[i].command);
-
-      self->process_labels[i] = make_label (self, text, 700, TRUE);
-    }
+    self->process_labels[i] = process_label (self, i);
   self->cpu_label = make_label (self, cpus, LABEL_W - 10, TRUE);
   self->cpu_count = make_label (self, cpus_line, 200, FALSE);
   {
@@ -603,8 +659,10 @@ weft_timeline_set_data (WeftTimeline *self,
                        && data->preview == NULL && g_strcmp0 (data->path, self->data->path) == 0
                        && data->start_ns == self->data->start_ns && data->end_ns == self->data->end_ns;
   gint64 view_start = self->view_start_ns, view_end = self->view_end_ns;
+  g_autofree gboolean *collapsed = g_steal_pointer (&self->collapsed);
 
   clear_labels (self);
+  clear_lanes (self);
   set_picture (self, NULL);
   g_clear_pointer (&self->data, weft_view_data_unref);
   self->has_selection = FALSE;
@@ -620,10 +678,40 @@ weft_timeline_set_data (WeftTimeline *self,
        * the real one replaces it. */
       if (data->preview != NULL)
         set_picture (self, picture_new (data, data->preview));
+      /* The full load of a previewed trace keeps what the user collapsed. */
+      self->collapsed = keep_view ? g_steal_pointer (&collapsed) : g_new0 (gboolean, data->n_processes);
+      self->band_y = g_new (int, data->n_processes);
+      self->lane_y = g_new (int, data->n_threads);
+      layout_lanes (self);
       build_labels (self);
     }
   gtk_widget_queue_resize (GTK_WIDGET (self));
   request_raster (self);
+}
+
+void
+weft_timeline_set_process_collapsed (WeftTimeline *self,
+                                     guint         process,
+                                     gboolean      collapsed)
+{
+  g_return_if_fail (self->data != NULL && process < self->data->n_processes);
+
+  if (self->collapsed[process] == collapsed)
+    return;
+  self->collapsed[process] = collapsed;
+  g_clear_object (&self->process_labels[process]);
+  self->process_labels[process] = process_label (self, process);
+  layout_lanes (self);
+  gtk_widget_queue_resize (GTK_WIDGET (self));
+}
+
+gboolean
+weft_timeline_get_process_collapsed (WeftTimeline *self,
+                                     guint         process)
+{
+  g_return_val_if_fail (self->data != NULL && process < self->data->n_processes, FALSE);
+
+  return self->collapsed[process];
 }
 
 WeftViewData *
@@ -764,7 +852,7 @@ int
 weft_timeline_thread_y (WeftTimeline *self,
                         guint         i)
 {
-  return thread_lane_y (self, i) + THREAD_H / 2;
+  return thread_or_band_y (self, i) + THREAD_H / 2;
 }
 
 double
@@ -772,6 +860,17 @@ weft_timeline_time_x (WeftTimeline *self,
                       gint64        t)
 {
   return t_to_x (self, t);
+}
+
+/* Process whose header band is under y, or -1. */
+static gint
+band_at_y (WeftTimeline *self,
+           double        y)
+{
+  for (guint p = 0; self->data != NULL && p < self->data->n_processes; p++)
+    if (y >= self->band_y[p] && y < self->band_y[p] + PROCESS_H)
+      return (gint) p;
+  return -1;
 }
 
 /* Thread lane under y, or -1. */
@@ -783,7 +882,7 @@ thread_at_y (WeftTimeline *self,
     {
       int ly = thread_lane_y (self, i);
 
-      if (y >= ly && y < ly + THREAD_H)
+      if (ly >= 0 && y >= ly && y < ly + THREAD_H)
         return (gint) i;
     }
   return -1;
@@ -909,12 +1008,17 @@ weft_timeline_print_layout (WeftTimeline *self,
   for (guint c = 0; c < self->data->cpus; c++)
     fprintf (out, "cpu %u %d %d\n", c, (int) oy + cpus_y (self) + (int) (c * self->cpu_h),
              (int) oy + cpus_y (self) + (int) ((c + 1) * self->cpu_h) - 1);
+  for (guint p = 0; p < self->data->n_processes; p++)
+    fprintf (out, "process %" G_GINT64_FORMAT " %d %d %s\n", self->data->processes[p].pid,
+             (int) oy + self->band_y[p], (int) oy + self->band_y[p] + PROCESS_H,
+             self->collapsed[p] ? "collapsed" : "expanded");
   for (guint i = 0; i < self->data->n_threads; i++)
     {
       int y = (int) oy + thread_lane_y (self, i);
 
-      fprintf (out, "thread %" G_GINT64_FORMAT " %d %d %s\n", self->data->threads[i].tid,
-               y, y + THREAD_H, self->data->threads[i].name);
+      if (thread_lane_y (self, i) >= 0)
+        fprintf (out, "thread %" G_GINT64_FORMAT " %d %d %s\n", self->data->threads[i].tid,
+                 y, y + THREAD_H, self->data->threads[i].name);
     }
 }
 
@@ -1116,11 +1220,11 @@ draw_background (WeftTimeline *self,
       for (guint p = 0; p < d->n_processes; p++)
         {
           const WeftViewProcess *proc = &d->processes[p];
-          int band = thread_lane_y (self, proc->first_thread) - PROCESS_H;
+          int band = self->band_y[p];
 
           skip_covered (snapshot, left, right, &y, y1, band + 1, band + PROCESS_H - 2);
           for (guint i = proc->first_thread; i < proc->first_thread + proc->n_threads; i++)
-            if (self->picture->thread_opaque[i])
+            if (self->picture->thread_opaque[i] && thread_lane_y (self, i) >= 0)
               skip_covered (snapshot, left, right, &y, y1, thread_lane_y (self, i),
                             thread_lane_y (self, i) + THREAD_H);
         }
@@ -1208,7 +1312,7 @@ draw_threads (WeftTimeline *self,
     draw_text (snapshot, self->thread_section, 8, threads_y (self) - SECTION_H, text_color);
   for (guint i = 0; i < d->n_processes; i++)
     {
-      int y = thread_lane_y (self, d->processes[i].first_thread) - PROCESS_H;
+      int y = self->band_y[i];
 
       if (!is_visible (self, y, y + PROCESS_H))
         continue;
@@ -1222,14 +1326,15 @@ draw_threads (WeftTimeline *self,
       int y = thread_lane_y (self, i);
       GdkRGBA swatch = rgba (weft_palette_thread (i), 1);
 
-      if (!is_visible (self, y, y + THREAD_H))
+      if (y < 0 || !is_visible (self, y, y + THREAD_H))
         continue;
       gtk_snapshot_append_color (snapshot, &swatch, &GRAPHENE_RECT_INIT (10, y + 4, 10, 10));
       draw_text (snapshot, self->thread_labels[i], 24, y + 1, text_color);
     }
   push_plot_clip (self, snapshot, threads_y (self), total_height (self) - threads_y (self));
   for (guint i = 0; i < p->n_threads; i++)
-    if (is_visible (self, thread_lane_y (self, i), thread_lane_y (self, i) + THREAD_H))
+    if (thread_lane_y (self, i) >= 0
+        && is_visible (self, thread_lane_y (self, i), thread_lane_y (self, i) + THREAD_H))
       draw_row (snapshot, p->thread[i], x0, width, thread_lane_y (self, i), THREAD_H);
   gtk_snapshot_pop (snapshot);
 }
@@ -1255,7 +1360,7 @@ draw_lock_marks (WeftTimeline *self,
     {
       int y = thread_lane_y (self, i);
 
-      if (!is_visible (self, y - 2, y + THREAD_H + 2))
+      if (y < 0 || !is_visible (self, y - 2, y + THREAD_H + 2))
         continue;
       draw_row (snapshot, p->lock_bar[i], x0, width, y - 2, 2);
       draw_row (snapshot, p->lock_bar[i], x0, width, y + THREAD_H, 2);
@@ -1325,12 +1430,12 @@ draw_selected_wait (WeftTimeline *self,
   a = CLAMP (t_to_x (self, t->wait_start_ns[self->sel_wait]), left, right);
   b = CLAMP (t_to_x (self, t->wait_end_ns[self->sel_wait]), left, right);
   b = MAX (b, a + 1);
-  y = thread_lane_y (self, self->sel_thread);
+  y = thread_or_band_y (self, self->sel_thread);
   holder = t->wait_holder[self->sel_wait];
   draw_frame (snapshot, &GRAPHENE_RECT_INIT (a - 1, y - 2, b - a + 2, THREAD_H + 4), &dark);
   if (holder >= 0)
     {
-      int hy = thread_lane_y (self, holder);
+      int hy = thread_or_band_y (self, holder);
       double xm = a + MIN (6.0, (b - a) / 2);
       double y0 = y + THREAD_H / 2.0, y1 = hy + THREAD_H / 2.0;
       double dir = y1 > y0 ? 1 : -1;
@@ -1511,6 +1616,8 @@ on_drag_end (GtkGestureDrag *gesture,
       g_autofree char *what = NULL;
 
       gtk_gesture_drag_get_start_point (gesture, &x, &y);
+      if (band_at_y (self, y) >= 0)
+        return;   /* on_click() folds or unfolds the process */
       what = weft_timeline_describe_at (self, x, y, &thread, &wait);
       weft_timeline_select_wait (self, thread, wait);
       if (self->has_selection)
@@ -1520,6 +1627,20 @@ on_drag_end (GtkGestureDrag *gesture,
           g_signal_emit (self, signals[SELECTION_CHANGED], 0);
         }
     }
+}
+
+/* A click on a process's header band folds or unfolds its lanes. */
+static void
+on_click (GtkGestureClick *gesture,
+          int              n_press,
+          double           x,
+          double           y,
+          WeftTimeline    *self)
+{
+  gint process = band_at_y (self, y);
+
+  if (process >= 0 && n_press == 1)
+    weft_timeline_set_process_collapsed (self, (guint) process, !self->collapsed[process]);
 }
 
 static gboolean
@@ -1584,6 +1705,7 @@ weft_timeline_dispose (GObject *object)
   WeftTimeline *self = WEFT_TIMELINE (object);
 
   clear_labels (self);
+  clear_lanes (self);
   forget_vadjustment (self);
   for (guint i = 0; i < G_N_ELEMENTS (self->legend); i++)
     g_clear_object (&self->legend[i]);
@@ -1623,7 +1745,7 @@ static void
 weft_timeline_init (WeftTimeline *self)
 {
   GtkEventController *scroll, *motion;
-  GtkGesture *drag;
+  GtkGesture *drag, *click;
 
   self->pointer_x = -1;
   self->lock = -1;
@@ -1640,6 +1762,10 @@ weft_timeline_init (WeftTimeline *self)
   motion = gtk_event_controller_motion_new ();
   g_signal_connect (motion, "motion", G_CALLBACK (on_motion), self);
   gtk_widget_add_controller (GTK_WIDGET (self), motion);
+
+  click = gtk_gesture_click_new ();
+  g_signal_connect (click, "released", G_CALLBACK (on_click), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (click));
 
   drag = gtk_gesture_drag_new ();
   g_signal_connect (drag, "drag-begin", G_CALLBACK (on_drag_begin), self);

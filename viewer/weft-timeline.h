@@ -81,7 +81,17 @@ char     *weft_timeline_describe_at   (WeftTimeline *self,
                                        gint         *thread,
                                        gint         *wait);
 
-/* The y of the middle of thread lane i, in widget coordinates. */
+/* Folds (hides the thread lanes of) process, an index into the data's
+ * processes, under its header band, or unfolds it. A click on the band
+ * does the same. */
+void      weft_timeline_set_process_collapsed (WeftTimeline *self,
+                                               guint         process,
+                                               gboolean      collapsed);
+gboolean  weft_timeline_get_process_collapsed (WeftTimeline *self,
+                                               guint         process);
+
+/* The y of the middle of thread lane i (or of its process's band when that
+ * is collapsed), in widget coordinates. */
 int       weft_timeline_thread_y      (WeftTimeline *self,
                                        guint         i);
 /* The x of time t. */
@@ -97,7 +107,8 @@ gboolean  weft_timeline_is_settled    (WeftTimeline *self);
  *   plot X0 X1 START_NS END_NS          the time axis
  *   chart Y0 Y1
  *   cpu N Y0 Y1
- *   thread TID Y0 Y1 NAME                one per thread lane */
+ *   process PID Y0 Y1 expanded|collapsed one per process header band
+ *   thread TID Y0 Y1 NAME                one per thread lane shown */
 void      weft_timeline_print_layout  (WeftTimeline *self,
                                        GtkWidget    *relative,
                                        FILE         *out);

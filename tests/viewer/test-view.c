@@ -25,6 +25,13 @@ typedef struct
 
 typedef struct
 {
+  gint64    pid;
+  int       y0, y1;      /* its header band */
+  gboolean  collapsed;
+} Band;
+
+typedef struct
+{
   int        status;     /* exit status of weft-view */
   char      *err;
   char      *dir;
@@ -33,6 +40,7 @@ typedef struct
   int        plot_x0, plot_x1;
   gint64     start_ns, end_ns;
   GArray    *lanes;      /* Lane */
+  GArray    *bands;      /* Band, one per process */
   char      *renderer;   /* the GSK renderer's type name */
 } Shot;
 
@@ -42,6 +50,7 @@ shot_free (Shot *shot)
   for (guint i = 0; shot->lanes != NULL && i < shot->lanes->len; i++)
     g_free (g_array_index (shot->lanes, Lane, i).name);
   g_clear_pointer (&shot->lanes, g_array_unref);
+  g_clear_pointer (&shot->bands, g_array_unref);
   g_clear_object (&shot->png);
   if (shot->png_path != NULL)
     g_unlink (shot->png_path);
@@ -73,9 +82,11 @@ parse_layout (Shot       *shot,
   g_auto(GStrv) lines = g_strsplit (out, "\n", -1);
 
   shot->lanes = g_array_new (FALSE, TRUE, sizeof (Lane));
+  shot->bands = g_array_new (FALSE, TRUE, sizeof (Band));
   for (guint i = 0; lines[i] != NULL; i++)
     {
       Lane lane = { 0 };
+      Band band = { 0 };
       char name[256] = "";
 
       if (g_str_has_prefix (lines[i], "plot "))
@@ -87,6 +98,12 @@ parse_layout (Shot       *shot,
         {
           lane.name = g_strdup (name);
           g_array_append_val (shot->lanes, lane);
+        }
+      else if (sscanf (lines[i], "process %" G_GINT64_FORMAT " %d %d %255s",
+                       &band.pid, &band.y0, &band.y1, name) == 4)
+        {
+          band.collapsed = strcmp (name, "collapsed") == 0;
+          g_array_append_val (shot->bands, band);
         }
       else if (g_str_has_prefix (lines[i], "renderer "))
         shot->renderer = g_strdup (lines[i] + strlen ("renderer "));
@@ -403,6 +420,64 @@ test_span (void)
   g_assert_cmpint (shot->end_ns - shot->start_ns, ==, 40000000);
 }
 
+/* Folding a process hides its lanes and moves the ones below up; the
+ * others still show the trace. */
+static void
+test_collapse (void)
+{
+  g_autoptr(WeftRun) run = NULL;
+  g_autoptr(Shot) open = NULL, folded = NULL;
+  g_autofree char *pid = NULL;
+  gint64 child, hidden;
+
+  g_test_summary ("--collapse-process (a click on a process's header): its thread lanes "
+                  "are gone, its band stays, the lanes below move up by as much");
+  if (!have_xvfb ())
+    return;
+  run = weft_test_record (NULL, "fork-exec", NULL);
+  g_assert_cmpint (run->exit_status, ==, 0);
+  child = weft_test_query_int (run, "SELECT pid FROM processes WHERE parent_id IS NOT NULL"
+                               " ORDER BY start_ns LIMIT 1");
+  hidden = weft_test_query_int (run, "SELECT count(*) FROM threads t JOIN processes p"
+                                " ON p.id = t.process_id WHERE p.pid = %lld", (long long) child);
+  g_assert_cmpint (hidden, >, 0);
+  pid = g_strdup_printf ("%" G_GINT64_FORMAT, child);
+  open = screenshot (run->trace_path, NULL);
+  folded = screenshot (run->trace_path, "--collapse-process", pid, NULL);
+  assert_shot_ok (open, run);
+  g_assert_cmpint (folded->status, ==, 0);
+  g_assert_cmpuint (folded->lanes->len, ==, open->lanes->len - hidden);
+  g_assert_cmpuint (folded->bands->len, ==, open->bands->len);
+  for (guint i = 0; i < folded->bands->len; i++)
+    {
+      const Band *a = &g_array_index (open->bands, Band, i);
+      const Band *b = &g_array_index (folded->bands, Band, i);
+
+      g_assert_cmpint (a->pid, ==, b->pid);
+      g_assert_false (a->collapsed);
+      g_assert_cmpint (b->collapsed, ==, b->pid == child);
+      if (i + 1 < folded->bands->len)
+        {
+          /* What a band holds: its lanes, or nothing when folded. */
+          int next = g_array_index (folded->bands, Band, i + 1).y0;
+
+          if (b->collapsed)
+            g_assert_cmpint (next, ==, b->y1);
+          else
+            g_assert_cmpint (next, >, b->y1);
+        }
+    }
+  for (guint i = 0; i < folded->lanes->len; i++)
+    {
+      const Lane *lane = &g_array_index (folded->lanes, Lane, i);
+      const Lane *before = lane_of (open, lane->tid);
+
+      g_assert_nonnull (before);
+      g_assert_cmpint (lane->y0, <=, before->y0);
+      assert_lane_matches_trace (folded, run, lane, WEFT_STATE_RUNNING);
+    }
+}
+
 /* A bad file: exit status 1, no PNG, a "weft-view: FILE: reason" line. */
 static void
 assert_refused (const char *path,
@@ -489,6 +564,7 @@ main (int    argc,
   g_test_add_func ("/viewer/screenshot/mutex-contention", test_mutex_contention);
   g_test_add_func ("/viewer/screenshot/mutex-contention-gl", test_mutex_contention_gl);
   g_test_add_func ("/viewer/screenshot/span", test_span);
+  g_test_add_func ("/viewer/screenshot/collapse", test_collapse);
   g_test_add_func ("/viewer/refuse/foreign", test_foreign);
   g_test_add_func ("/viewer/refuse/truncated", test_truncated);
   g_test_add_func ("/viewer/refuse/empty", test_empty);
