@@ -824,13 +824,49 @@ check_rows (WeftTrace  *trace,
   return TRUE;
 }
 
+/* The format in meta (format_version, written at finalize) must be the
+ * file's (user_version, which open_checked() judged): a larger one is a
+ * newer weft's, any other difference a trace edited by hand. */
+static gboolean
+check_format_meta (WeftTrace  *trace,
+                   GError    **error)
+{
+  g_autofree char *text = weft_trace_get_meta (trace, "format_version");
+  sqlite3_stmt *stmt;
+  gint64 meta = 0, file = 0;
+
+  if (text == NULL)
+    return TRUE;
+  if ((stmt = weft_trace_prepare (trace, "PRAGMA user_version", error)) == NULL)
+    return FALSE;
+  if (sqlite3_step (stmt) == SQLITE_ROW)
+    file = sqlite3_column_int64 (stmt, 0);
+  sqlite3_reset (stmt);
+  if (g_ascii_string_to_signed (text, 10, 1, G_MAXINT64, &meta, NULL) && meta > WEFT_TRACE_FORMAT_VERSION)
+    {
+      g_set_error (error, WEFT_TRACE_ERROR, WEFT_TRACE_ERROR_NEWER,
+                   "%s: was recorded by a newer weft (format %" G_GINT64_FORMAT
+                   ", this weft reads up to %d); upgrade weft",
+                   trace->display_name, meta, WEFT_TRACE_FORMAT_VERSION);
+      return FALSE;
+    }
+  if (meta != file)
+    {
+      g_set_error (error, WEFT_TRACE_ERROR, WEFT_TRACE_ERROR_INCONSISTENT,
+                   "%s: inconsistent trace: meta's format_version is not the file's format (%"
+                   G_GINT64_FORMAT ")", trace->display_name, file);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 WeftTrace *
 weft_trace_open (const char  *path,
                  GError     **error)
 {
   g_autoptr(WeftTrace) trace = open_checked (path, SQLITE_OPEN_READONLY, error);
 
-  if (trace == NULL || !check_rows (trace, error))
+  if (trace == NULL || !check_format_meta (trace, error) || !check_rows (trace, error))
     return NULL;
   return g_steal_pointer (&trace);
 }

@@ -87,6 +87,22 @@ make_newer (const char *path)
   exec_sql (path, "PRAGMA user_version = 99");
 }
 
+/* A newer format named only in meta (the file's own is this weft's). */
+static void
+make_newer_meta (const char *path)
+{
+  copy_good (path);
+  exec_sql (path, "UPDATE meta SET value = '999' WHERE key = 'format_version'");
+}
+
+/* meta and the file disagree on the format: edited by hand. */
+static void
+make_format_mismatch (const char *path)
+{
+  copy_good (path);
+  exec_sql (path, "UPDATE meta SET value = '0' WHERE key = 'format_version'");
+}
+
 static void
 make_no_threads_table (const char *path)
 {
@@ -138,6 +154,8 @@ static const BadInput inputs[] = {
   { "foreign", make_foreign, TRUE },
   { "truncated", make_truncated, TRUE },
   { "newer", make_newer, TRUE },
+  { "newer-meta", make_newer_meta, TRUE },
+  { "format-mismatch", make_format_mismatch, TRUE },
   { "no-threads-table", make_no_threads_table, TRUE },
   { "inconsistent", make_inconsistent, TRUE },
   { "old-analysis", make_old_analysis, FALSE, TRUE },
