@@ -32,7 +32,7 @@ typedef struct
   char              *format_name;
   char              *span;
   char              *table_name;
-  gint               top;        /* -1: not given */
+  char              *top;        /* --top N as given, or NULL */
   ReportFormat       format;
   WeftReportTable    table;
   WeftReportOptions  report;
@@ -179,6 +179,7 @@ options_clear (ReportOptions *options)
   weft_command_args_clear (&options->args);
   g_free (options->format_name);
   g_free (options->span);
+  g_free (options->top);
   g_free (options->table_name);
 }
 
@@ -198,14 +199,14 @@ parse_options (int            argc,
     { "format", 'f', 0, G_OPTION_ARG_STRING, &options->format_name, "text (default), json, csv or html", "FORMAT" },
     { "table", 0, 0, G_OPTION_ARG_STRING, &options->table_name, "With --format csv: locks, threads, processes, waits or states", "TABLE" },
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &options->args.output, "Write to OUT instead of stdout", "OUT" },
-    { "top", 0, 0, G_OPTION_ARG_INT, &options->top, "Objects and blocking pairs to show (default 10, 0 = all)", "N" },
+    { "top", 0, 0, G_OPTION_ARG_STRING, &options->top, "Objects and blocking pairs to show (default 10, 0 = all)", "N" },
     { "span", 0, 0, G_OPTION_ARG_STRING, &options->span, "Only the time from START to END (see below)", "START:END" },
     { NULL }
   };
   g_autofree char *message = NULL;
+  guint64 top = 0;
   int status;
 
-  options->top = -1;
   status = weft_command_parse (COMMAND, "Report how the threads of a recorded trace ran, waited "
                                         "and contended (FILE: default weft.db).",
                                report_description, entries, &options->args, argc, argv);
@@ -234,12 +235,13 @@ parse_options (int            argc,
                                  options->table_name);
       return usage_error (message);
     }
-  if (options->top < -1)
-    return usage_error ("--top needs a count of 0 or more");
   /* A table for programs is complete unless asked otherwise. */
-  if (options->top == -1)
-    options->top = options->format == FORMAT_CSV ? 0 : DEFAULT_TOP;
-  options->report.top = (guint) options->top;
+  options->report.top = options->format == FORMAT_CSV ? 0 : DEFAULT_TOP;
+  if (options->top != NULL
+      && !g_ascii_string_to_unsigned (options->top, 10, 0, G_MAXUINT, &top, NULL))
+    return usage_error ("--top needs a count of 0 or more");
+  if (options->top != NULL)
+    options->report.top = (guint) top;
   if (options->span != NULL && !parse_span (options->span, &options->report, &message))
     return usage_error (message);
   return -1;

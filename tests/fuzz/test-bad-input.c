@@ -224,6 +224,7 @@ static const FuzzCommand bad_options[] = {
   { "report-span-huge", { "@WEFT", "report", "--span", "99999999999999999999s:", "@FILE", "-o", "@OUT" }, TRUE },
   { "report-span-negative", { "@WEFT", "report", "--span", "-5ms:", "@FILE", "-o", "@OUT" }, TRUE },
   { "report-top-garbage", { "@WEFT", "report", "--top", "many", "@FILE", "-o", "@OUT" }, TRUE },
+  { "report-top-negative", { "@WEFT", "report", "--top", "-1", "@FILE", "-o", "@OUT" }, TRUE },
   { "report-two-files", { "@WEFT", "report", "@FILE", "@FILE", "-o", "@OUT" }, TRUE },
   { "export-unknown-option", { "@WEFT", "export", "--frobnicate", "--format", "chrome", "@FILE", "-o", "@OUT" }, TRUE },
   { "export-unknown-format", { "@WEFT", "export", "--format", "svg", "@FILE", "-o", "@OUT" }, TRUE },
