@@ -6,6 +6,8 @@
  * threads' states from thread_states clipped to the span, and the object
  * figures from the waits that overlap the span, clipped to it.
  */
+#include <math.h>
+
 #include "weft-metrics.h"
 #include "weft-report.h"
 
@@ -136,6 +138,7 @@ load_meta (Loader  *loader,
 
   report->command = weft_trace_get_meta (trace, "command");
   report->sched_source = weft_trace_get_meta (trace, "sched_source");
+  report->cpu_known = g_strcmp0 (report->sched_source, "none") != 0;
   report->cpus = weft_trace_get_meta_int (trace, "cpus", &value) && value > 0 && value <= MAX_LEVEL ? (gint) value : 0;
   report->sched_period_ns = weft_trace_get_meta_int (trace, "sched_period_ns", &value) ? value : 0;
   report->lost_events = weft_trace_get_meta_int (trace, "lost_events", &value) ? value : 0;
@@ -243,6 +246,22 @@ load_stored_summary (Loader   *loader,
   return weft_metrics_query_done (loader->trace, stmt, rc, error);
 }
 
+/* Without scheduling data the analysis put all the time threads were alive
+ * and not waiting in runnable: what of it ran, waited for a CPU or was
+ * blocked in the kernel is unknown. */
+static void
+forget_cpu_figures (WeftReport *report)
+{
+  report->unplaced_mean = report->state_means[WEFT_STATE_RUNNING]
+                          + report->state_means[WEFT_STATE_RUNNABLE]
+                          + report->state_means[WEFT_STATE_BLOCKED];
+  report->state_means[WEFT_STATE_RUNNING] = NAN;
+  report->state_means[WEFT_STATE_RUNNABLE] = NAN;
+  report->state_means[WEFT_STATE_BLOCKED] = NAN;
+  report->mean_parallelism = NAN;
+  g_array_set_size (report->parallelism_ns, 0);
+}
+
 /* The summary: stored by the analysis for the whole trace, else one range
  * query on the profile. */
 static gboolean
@@ -290,6 +309,8 @@ load_summary (Loader  *loader,
         report->mean_concurrency += report->state_means[s];
     }
   report->mean_parallelism = report->state_means[WEFT_STATE_RUNNING];
+  if (!report->cpu_known)
+    forget_cpu_figures (report);
   return TRUE;
 }
 
@@ -1215,6 +1236,9 @@ make_verdict (Loader *loader)
     return g_strdup (report->state_means[WEFT_STATE_SLEEP] > 0.005
                      ? "idle: the threads were asleep"
                      : "idle: no thread of the program was alive and awake");
+  if (!report->cpu_known)
+    return g_strdup ("no scheduling data (a trace recovered after weft was killed): how much "
+                     "ran in parallel is not known; the waits and locks are");
   if (report->state_means[WEFT_STATE_SLEEP] > report->mean_concurrency)
     return g_strdup_printf ("threads mostly slept: %.2f asleep on average; %s",
                             report->state_means[WEFT_STATE_SLEEP], busy);

@@ -13,6 +13,7 @@
  * profile and the thread states are cut into CHART_COLUMNS columns
  * (weft-report-series.c), so the page stays small whatever the trace.
  */
+#include <math.h>
 #include <string.h>
 
 #include "weft-report.h"
@@ -93,7 +94,10 @@ number (GString *out,
 {
   char buffer[G_ASCII_DTOSTR_BUF_SIZE];
 
-  g_string_append (out, g_ascii_formatd (buffer, sizeof buffer, "%.2f", value));
+  if (isnan (value))
+    g_string_append (out, "unknown");
+  else
+    g_string_append (out, g_ascii_formatd (buffer, sizeof buffer, "%.2f", value));
 }
 
 static void
@@ -215,7 +219,9 @@ write_facts (const WeftReport *report,
     }
   fact (out, "cpus", cpus);
   fact (out, "ran", ran);
-  fact (out, "scheduling", report->sched_source != NULL ? report->sched_source : "(not recorded)");
+  fact (out, "scheduling", !report->cpu_known
+                           ? "none: a recovered trace; when threads ran was not recorded"
+                           : report->sched_source != NULL ? report->sched_source : "(not recorded)");
   fact (out, "lost events", lost);
   if (report->anomalies > 0)
     {
@@ -258,8 +264,15 @@ write_summary (const WeftReport *report,
       mean_row (out, label, report->state_means[stacked_states[i]], "");
     }
   mean_row (out, "asleep", report->state_means[WEFT_STATE_SLEEP], "threads in a sleep call (not part of C)");
-  g_string_append (out, "</table>\n<h2>Time at each level of parallelism</h2>\n"
-                        "<table class=\"levels\">\n<tr><th class=\"l\">P</th><th>share</th><th class=\"l\"></th></tr>\n");
+  if (!report->cpu_known)
+    mean_row (out, "not waiting", report->unplaced_mean,
+              "running, runnable or blocked: unknown which without scheduling data");
+  if (!report->cpu_known)
+    g_string_append (out, "</table>\n<p>Time at each level of parallelism: unknown without "
+                          "scheduling data.</p>\n<table class=\"levels\">\n");
+  else
+    g_string_append (out, "</table>\n<h2>Time at each level of parallelism</h2>\n"
+                          "<table class=\"levels\">\n<tr><th class=\"l\">P</th><th>share</th><th class=\"l\"></th></tr>\n");
   for (guint level = 0; level < report->parallelism_ns->len; level++)
     {
       gint64 ns = g_array_index (report->parallelism_ns, gint64, level);

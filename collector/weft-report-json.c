@@ -138,6 +138,15 @@ member_int_or_null (Json       *json,
 }
 
 static void
+member_bool (Json       *json,
+             const char *name,
+             gboolean    value)
+{
+  next (json, name);
+  g_string_append (json->out, value ? "true" : "false");
+}
+
+static void
 member_double (Json       *json,
                const char *name,
                double      value)
@@ -165,8 +174,7 @@ write_trace (Json             *json,
   member_int (json, "sched_period_ns", report->sched_period_ns);
   member_int (json, "lost_events", report->lost_events);
   member_int (json, "anomalies", report->anomalies);
-  next (json, "complete");
-  g_string_append (json->out, report->complete ? "true" : "false");
+  member_bool (json, "complete", report->complete);
   member_int (json, "processes", report->processes->len);
   member_int (json, "threads", report->thread_pool->len);
   end_object (json);
@@ -213,6 +221,8 @@ write_summary (Json             *json,
   member_int (json, "duration_ns", span_ns);
   member_double (json, "mean_concurrency", report->mean_concurrency);
   member_double (json, "mean_parallelism", report->mean_parallelism);
+  member_bool (json, "cpu_known", report->cpu_known);
+  member_double (json, "not_waiting", report->cpu_known ? NAN : report->unplaced_mean);
   begin_object (json, "state_means");
   for (int s = 0; s < WEFT_N_STATES; s++)
     member_double (json, weft_state_name (s), report->state_means[s]);

@@ -192,6 +192,9 @@ write_header (const WeftReport *report,
               ? g_strdup_printf ("proc: /proc sampled every %s (on-CPU times are approximate to that)", every)
               : g_strdup ("proc: /proc sampling (approximate)");
     }
+  else if (!report->cpu_known)
+    sched = g_strdup ("none: a recovered trace; when threads ran was not recorded, so what was "
+                      "not a wait shows as runnable");
   else
     sched = weft_text_escape (report->sched_source != NULL ? report->sched_source : "(not recorded)");
   lost = report->lost_events > 0
@@ -224,6 +227,24 @@ write_header (const WeftReport *report,
     fact (out, "complete", "no: the recording did not finish; the figures cover what was recorded");
 }
 
+/* The summary of a trace without scheduling data: C and the waits only. */
+static void
+write_summary_without_cpu (const WeftReport *report,
+                           GString          *out)
+{
+  static const WeftState waits[] = { WEFT_STATE_LOCK, WEFT_STATE_SYNC, WEFT_STATE_IO };
+
+  g_string_append (out, "  mean parallelism  unknown  threads on a CPU (P): no scheduling data\n");
+  g_string_append_printf (out, "  not waiting       %6.2f  running, runnable or blocked: unknown which\n",
+                          report->unplaced_mean);
+  g_string_append (out, "  waiting:\n");
+  for (gsize i = 0; i < G_N_ELEMENTS (waits); i++)
+    g_string_append_printf (out, "    %-15s %6.2f\n", weft_state_name (waits[i]),
+                            report->state_means[waits[i]]);
+  g_string_append_printf (out, "  asleep            %6.2f  threads in a sleep call (not part of C)\n",
+                          report->state_means[WEFT_STATE_SLEEP]);
+}
+
 static void
 write_summary (const WeftReport *report,
                gboolean          colour,
@@ -240,6 +261,13 @@ write_summary (const WeftReport *report,
   heading (out, colour, report->has_span ? "summary of the span" : "summary");
   g_string_append_printf (out, "  mean concurrency  %6.2f  threads alive and not sleeping (C)\n",
                           report->mean_concurrency);
+  if (!report->cpu_known)
+    {
+      write_summary_without_cpu (report, out);
+      g_string_append_printf (out, "\n  %sverdict: %s%s\n", colour ? VERDICT_COLOUR : "", safe_verdict,
+                              colour ? RESET : "");
+      return;
+    }
   g_string_append_printf (out, "  mean parallelism  %6.2f  threads on a CPU (P)%s\n",
                           report->mean_parallelism, of_cpus);
   g_string_append_printf (out, "  gap C - P         %6.2f  threads that wanted to make progress but were:\n",

@@ -127,6 +127,12 @@ typedef struct
   gint64     lost_events;
   gint64     anomalies;          /* meta analysis_anomalies */
   gboolean   complete;
+  /* FALSE without scheduling data (sched_source none: a trace recovered
+   * after weft was killed): nothing says when threads ran, so P, the
+   * running, runnable and blocked means are NAN, the parallelism levels
+   * empty, and unplaced_mean holds the three together. */
+  gboolean   cpu_known;
+  double     unplaced_mean;
   gboolean   analysed_now;       /* the trace had no current analysis: done in memory */
 
   /* What the figures cover: [span_start_ns, span_end_ns), absolute. */

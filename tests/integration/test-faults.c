@@ -351,6 +351,18 @@ test_collector_killed (void)
                    ==, 2);
   g_assert_cmpint (weft_test_query_int (run, "SELECT sum(acquisitions) FROM object_stats"),
                    ==, 120000000);
+  {
+    /* No scheduling data: the report must not measure P from it. */
+    const char *argv[] = { weft, "report", "--format", "json", recovered, NULL };
+    g_autofree char *json = NULL;
+
+    g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL,
+                                 NULL, NULL, &json, NULL, &status, NULL));
+    g_assert_true (g_spawn_check_wait_status (status, NULL));
+    g_assert_nonnull (strstr (json, "\"cpu_known\": false"));
+    g_assert_nonnull (strstr (json, "\"mean_parallelism\": null"));
+    g_assert_null (strstr (json, "CPUs busy"));
+  }
 
   g_unlink (trace);
   g_unlink (out_path);
