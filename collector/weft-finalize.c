@@ -47,6 +47,23 @@ join_cmdline (const char *cmdline,
   return g_string_free (line, FALSE);
 }
 
+/* When the process called exit(), as its agent wrote it: the end where
+ * nothing else gave one (a trace recovered without scheduling data). The
+ * program could write anything there: only a time within its life and
+ * not in the future counts. */
+static void
+note_exit_time (WeftWriter    *self,
+                WriterProcess *process,
+                guint64        exit_ns)
+{
+  guint64 now_ns = (guint64) g_get_monotonic_time () * 1000;
+
+  if (process->end_ns != 0 || exit_ns < process->start_ns || exit_ns > now_ns)
+    return;
+  process->end_ns = exit_ns;
+  self->last_ns = MAX (self->last_ns, exit_ns);
+}
+
 /* Each image's chunk 0 holds its exe, argv and, if it ended by exit(), its
  * status and CPU time; later images of a process (exec) win. */
 static void
@@ -84,6 +101,7 @@ apply_images (WeftWriter *self,
             process->exit_status = chunk0->exit_status & 0xff;
           if (process->cpu_ns < 0 && atomic_load (&chunk0->process_cpu_ns) != 0)
             process->cpu_ns = (gint64) atomic_load (&chunk0->process_cpu_ns);
+          note_exit_time (self, process, atomic_load (&chunk0->exit_ns));
         }
     }
 }
@@ -630,6 +648,23 @@ bind_time_or_null (sqlite3_stmt *stmt,
     sqlite3_bind_null (stmt, index);
 }
 
+/* What a main thread lacks when only its agent spoke of it (the kernel's
+ * name and exit come with scheduling data): the name the kernel gives a
+ * program (its file name, 15 bytes) and the end of its process. */
+static void
+fill_main_thread (WriterThread        *thread,
+                  const WriterProcess *process)
+{
+  if (thread->name == NULL && thread->end_name == NULL && process->exe != NULL)
+    {
+      g_autofree char *base = g_path_get_basename (process->exe);
+
+      thread->name = g_strndup (base, 15);
+    }
+  if (thread->end_ns == 0)
+    thread->end_ns = process->end_ns;
+}
+
 static void
 write_threads (WeftWriter           *self,
                const WeftWriterMeta *meta)
@@ -644,6 +679,8 @@ write_threads (WeftWriter           *self,
       WriterProcess *process = thread->process;
       sqlite3_stmt *stmt;
 
+      if (thread->tid == process->pid)
+        fill_main_thread (thread, process);
       /* A thread is part of its process's life: widen the process to it. */
       if (thread->start_ns == 0)
         thread->start_ns = process->start_ns != 0 ? process->start_ns : meta->start_ns;

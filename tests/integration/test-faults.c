@@ -351,6 +351,11 @@ test_collector_killed (void)
                    ==, 2);
   g_assert_cmpint (weft_test_query_int (run, "SELECT sum(acquisitions) FROM object_stats"),
                    ==, 120000000);
+  /* The main thread has its name and end without the kernel's records. */
+  g_assert_cmpint (weft_test_query_int (run, "SELECT count(*) FROM threads t JOIN processes p"
+                                             " ON p.id = t.process_id WHERE t.tid = p.pid"
+                                             " AND t.name = 'lock-heavy' AND t.end_ns = p.end_ns"),
+                   ==, 1);
   {
     /* No scheduling data: the report must not measure P from it. */
     const char *argv[] = { weft, "report", "--format", "json", recovered, NULL };
