@@ -810,7 +810,8 @@ weft_cmd_record (int    argc,
       "-- PROGRAM [ARGS…]" },
     { NULL }
   };
-  g_autoptr (GOptionContext) context = g_option_context_new ("-- PROGRAM [ARGS…]");
+  /* No parameter string: the G_OPTION_REMAINING entry adds its own. */
+  g_autoptr (GOptionContext) context = g_option_context_new (NULL);
   g_autoptr (GError) error = NULL;
   int status;
 

@@ -119,6 +119,8 @@ weft_report_write_out (const char     *output,
                        const GString  *text,
                        GError        **error)
 {
+  g_autoptr(GError) local_error = NULL;
+
   if (output == NULL)
     {
       if (fwrite (text->str, 1, text->len, stdout) != text->len || fflush (stdout) != 0)
@@ -131,7 +133,23 @@ weft_report_write_out (const char     *output,
         }
       return TRUE;
     }
-  /* A temporary file beside OUT, renamed over it once complete. */
-  return g_file_set_contents_full (output, text->str, text->len,
-                                   G_FILE_SET_CONTENTS_CONSISTENT, 0666, error);
+  /* A temporary file beside OUT, renamed over it once complete. GLib's
+   * error names that temporary file; the user named OUT. */
+  if (!g_file_set_contents_full (output, text->str, text->len,
+                                 G_FILE_SET_CONTENTS_CONSISTENT, 0666, &local_error))
+    {
+      g_autofree char *dir = g_path_get_dirname (output);
+      int code = local_error->domain == G_FILE_ERROR ? local_error->code : -1;
+
+      if (code == G_FILE_ERROR_NOENT)
+        g_set_error (error, G_FILE_ERROR, code, "cannot write %s: no directory %s", output, dir);
+      else if (code == G_FILE_ERROR_ACCES || code == G_FILE_ERROR_ROFS || code == G_FILE_ERROR_NOSPC)
+        g_set_error (error, G_FILE_ERROR, code, "cannot write %s: %s", output,
+                     code == G_FILE_ERROR_ACCES ? "permission denied"
+                     : code == G_FILE_ERROR_ROFS ? "read-only file system" : "no space left on device");
+      else
+        g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  return TRUE;
 }
