@@ -103,6 +103,7 @@ typedef struct
   void (*_Exit) (int) __attribute__ ((noreturn));
   pid_t (*wait) (int *);
   pid_t (*waitpid) (pid_t, int *, int);
+  pid_t (*wait3) (int *, int, struct rusage *);
   pid_t (*wait4) (pid_t, int *, int, struct rusage *);
   int (*waitid) (idtype_t, id_t, siginfo_t *, int);
 

@@ -124,6 +124,7 @@ weft_resolve (void)
   RESOLVE (_Exit);
   RESOLVE (wait);
   RESOLVE (waitpid);
+  RESOLVE (wait3);
   RESOLVE (wait4);
   RESOLVE (waitid);
   RESOLVE (poll);

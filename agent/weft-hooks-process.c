@@ -819,7 +819,19 @@ _Exit (int status)
 
 /* ---------------------------------------------------------------------- */
 /* wait: REAP records are how the collector learns the exit status and the
- * killing signal of processes it did not start itself. */
+ * killing signal of processes it did not start itself.
+ *
+ * A wait for a child is also a wait like a lock's: the call is first made
+ * with WNOHANG added (the trylock), which returns whatever is ready and
+ * records nothing; only when no child was ready is the real blocking call
+ * timed, as a WAIT of kind CHILD: the thread synchronises with another
+ * process, as a join does with a thread. A child already done costs one
+ * syscall as before, a wait that blocks one more. Calls with WNOHANG, and
+ * every call while the agent is off, pass straight through.
+ *
+ * The wait's arg is the pid asked for in waitpid's encoding; its holder the
+ * child whose change of state ended it (a process's main thread has
+ * tid = pid, which is how the collector finds it), else the one asked for. */
 
 static void
 note_reap (pid_t pid,
@@ -833,19 +845,92 @@ note_reap (pid_t pid,
   errno = saved_errno;
 }
 
-WEFT_EXPORT pid_t
-wait (int *status)
+/* Starts timing a blocking wait for `which` (waitpid's encoding). */
+static void
+child_wait_begin (WeftThread *t,
+                  WeftWait   *w,
+                  pid_t       which)
 {
-  pid_t (*real) (int *) = WEFT_REAL (wait);
+  weft_wait_begin (t, w, which > 0 ? which : 0);
+}
+
+/* Ends it: `ended` is the child the call returned, or -1 with errno set.
+ * Keeps errno. */
+static void
+child_wait_end (WeftThread *t,
+                WeftWait   *w,
+                pid_t       which,
+                pid_t       ended)
+{
+  int error = ended < 0 ? errno : 0;
+  uint8_t result = WEFT_RESULT_OK;
+
+  if (ended > 0)
+    w->holder_tid = ended;
+  if (ended < 0)
+    result = error == EINTR ? WEFT_RESULT_INTERRUPTED : WEFT_RESULT_ERROR;
+  weft_wait_end (t, w, WEFT_WAIT_CHILD, WEFT_OBJ_NONE, 0, (uint64_t) (int64_t) which,
+                 result, error);
+}
+
+typedef enum
+{
+  CHILD_WAIT,
+  CHILD_WAITPID,
+  CHILD_WAIT3,
+  CHILD_WAIT4,
+} ChildOp;
+
+/* One call of the pid-returning family, as the caller made it. */
+typedef struct
+{
+  ChildOp op;
+  pid_t which;                        /* waitpid's pid (-1 for wait and wait3) */
+  int options;
+  struct rusage *usage;               /* wait3, wait4; may be NULL */
+} ChildCall;
+
+/* The real call of `c`, with `options` instead of the caller's. wait has
+ * none: its try goes through waitpid (-1), which is what wait is. The
+ * wrappers resolved every entry they use. */
+static pid_t
+child_call (const ChildCall *c,
+            int             *st,
+            int              options)
+{
+  switch (c->op)
+    {
+    case CHILD_WAIT:
+      return options != 0 ? weft_real.waitpid (-1, st, options) : weft_real.wait (st);
+    case CHILD_WAITPID:
+      return weft_real.waitpid (c->which, st, options);
+    case CHILD_WAIT3:
+      return weft_real.wait3 (st, options, c->usage);
+    case CHILD_WAIT4:
+    default:
+      return weft_real.wait4 (c->which, st, options, c->usage);
+    }
+}
+
+/* The try, then the timed blocking call; REAP for a child that ended. The
+ * status is stored only for a returned pid, as the kernel does. */
+static pid_t
+child_wait_common (const ChildCall *c,
+                   int             *status)
+{
+  WeftThread *t = &weft_thread;
+  WeftWait w;
   int st = 0;
   pid_t pid;
 
-  if (real == NULL)
+  if ((c->options & WNOHANG) != 0 || !weft_agent.active || weft_real.waitpid == NULL)
+    pid = child_call (c, &st, c->options);
+  else if ((pid = child_call (c, &st, c->options | WNOHANG)) == 0)
     {
-      errno = ENOSYS;
-      return -1;
+      child_wait_begin (t, &w, c->which);
+      pid = child_call (c, &st, c->options);
+      child_wait_end (t, &w, c->which, pid);
     }
-  pid = real (&st);
   if (pid > 0)
     {
       if (status != NULL)
@@ -856,27 +941,46 @@ wait (int *status)
 }
 
 WEFT_EXPORT pid_t
-waitpid (pid_t  which,
-         int   *status,
-         int    options)
+wait (int *status)
 {
-  pid_t (*real) (pid_t, int *, int) = WEFT_REAL (waitpid);
-  int st = 0;
-  pid_t pid;
+  ChildCall c = { CHILD_WAIT, -1, 0, NULL };
 
-  if (real == NULL)
+  if (WEFT_REAL (wait) == NULL)
     {
       errno = ENOSYS;
       return -1;
     }
-  pid = real (which, &st, options);
-  if (pid > 0)
+  return child_wait_common (&c, status);
+}
+
+WEFT_EXPORT pid_t
+waitpid (pid_t  which,
+         int   *status,
+         int    options)
+{
+  ChildCall c = { CHILD_WAITPID, which, options, NULL };
+
+  if (WEFT_REAL (waitpid) == NULL)
     {
-      if (status != NULL)
-        *status = st;
-      note_reap (pid, st);
+      errno = ENOSYS;
+      return -1;
     }
-  return pid;
+  return child_wait_common (&c, status);
+}
+
+WEFT_EXPORT pid_t
+wait3 (int           *status,
+       int            options,
+       struct rusage *usage)
+{
+  ChildCall c = { CHILD_WAIT3, -1, options, usage };
+
+  if (WEFT_REAL (wait3) == NULL)
+    {
+      errno = ENOSYS;
+      return -1;
+    }
+  return child_wait_common (&c, status);
 }
 
 WEFT_EXPORT pid_t
@@ -885,23 +989,59 @@ wait4 (pid_t          which,
        int            options,
        struct rusage *usage)
 {
-  pid_t (*real) (pid_t, int *, int, struct rusage *) = WEFT_REAL (wait4);
-  int st = 0;
-  pid_t pid;
+  ChildCall c = { CHILD_WAIT4, which, options, usage };
 
-  if (real == NULL)
+  if (WEFT_REAL (wait4) == NULL)
     {
       errno = ENOSYS;
       return -1;
     }
-  pid = real (which, &st, options, usage);
-  if (pid > 0)
+  return child_wait_common (&c, status);
+}
+
+/* waitid's idtype and id as waitpid's pid. A pidfd names one child that
+ * only the result tells (-1 until then). */
+static pid_t
+waitid_which (idtype_t idtype,
+              id_t     id,
+              pid_t    ended)
+{
+  switch (idtype)
     {
-      if (status != NULL)
-        *status = st;
-      note_reap (pid, st);
+    case P_ALL:
+      return -1;
+    case P_PID:
+      return (pid_t) id;
+    case P_PGID:
+      return -(pid_t) id;             /* 0: the caller's group, as waitpid's 0 */
+    default:
+      return ended > 0 ? ended : -1;
     }
-  return pid;
+}
+
+/* Only the blocking call is timed: the try found no child (si_pid 0, which
+ * the kernel stores for a WNOHANG call that found none). */
+static int
+waitid_blocking (int      (*real) (idtype_t, id_t, siginfo_t *, int),
+                 idtype_t    idtype,
+                 id_t        id,
+                 siginfo_t  *info,
+                 int         options)
+{
+  WeftThread *t = &weft_thread;
+  WeftWait w;
+  int ret;
+
+  if ((options & WNOHANG) != 0 || !weft_agent.active)
+    return real (idtype, id, info, options);
+  ret = real (idtype, id, info, options | WNOHANG);
+  if (ret != 0 || info->si_pid != 0)
+    return ret;
+  child_wait_begin (t, &w, waitid_which (idtype, id, 0));
+  ret = real (idtype, id, info, options);
+  child_wait_end (t, &w, waitid_which (idtype, id, ret == 0 ? info->si_pid : 0),
+                  ret == 0 ? info->si_pid : -1);
+  return ret;
 }
 
 WEFT_EXPORT int
@@ -922,7 +1062,7 @@ waitid (idtype_t   idtype,
     }
   if (infop == NULL)
     memset (&local, 0, sizeof local);
-  ret = real (idtype, id, info, options);
+  ret = waitid_blocking (real, idtype, id, info, options);
   if (ret != 0 || info->si_pid == 0 || (options & WNOWAIT) != 0)
     return ret;
   /* Rebuild the raw wait status the other wait calls would have given. */

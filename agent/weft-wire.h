@@ -248,6 +248,7 @@ typedef enum
   WEFT_WAIT_SELECT = 10,      /* select, pselect */
   WEFT_WAIT_EPOLL = 11,       /* epoll_wait, epoll_pwait, epoll_pwait2 */
   WEFT_WAIT_SLEEP = 12,       /* nanosleep, clock_nanosleep, usleep, sleep */
+  WEFT_WAIT_CHILD = 13,       /* wait, waitpid, wait3, wait4, waitid that blocked */
 } WeftWaitKind;
 
 typedef enum
@@ -283,12 +284,14 @@ _Static_assert (sizeof (WeftRecThreadName) == 48, "WeftRecThreadName layout");
 typedef struct
 {
   WeftRecHeader h;            /* WEFT_REC_WAIT */
-  uint64_t object;            /* address of the object (pthread_t for join, 0 for poll/sleep) */
+  uint64_t object;            /* address of the object (pthread_t for join, 0 for poll/sleep/child) */
   uint64_t start_ns;
   uint64_t end_ns;
-  uint64_t arg;               /* cond: the mutex address; poll: nfds; epoll: epfd; sleep: requested ns; sem: 0 */
+  uint64_t arg;               /* cond: the mutex address; poll: nfds; epoll: epfd; sleep: requested ns; sem: 0;
+                                 child: the pid asked for, as waitpid's (int64: -1 any, <= 0 a group) */
   uint32_t stack_id;          /* 0 = no stack; else a WEFT_REC_STACK of this process image */
-  int32_t holder_tid;         /* thread that held the object when the wait began (0 unknown) */
+  int32_t holder_tid;         /* thread that held the object when the wait began (0 unknown);
+                                 child: the child whose change of state ended the wait */
   int32_t error;              /* errno / return code when result is ERROR, else 0 */
   uint8_t kind;               /* WeftWaitKind */
   uint8_t object_kind;        /* WeftObjKind */

@@ -58,6 +58,7 @@ static const struct
   { "mutex", WEFT_STATE_LOCK }, { "rdlock", WEFT_STATE_LOCK }, { "wrlock", WEFT_STATE_LOCK },
   { "spin", WEFT_STATE_LOCK }, { "sem", WEFT_STATE_LOCK }, { "gil", WEFT_STATE_LOCK },
   { "cond", WEFT_STATE_SYNC }, { "barrier", WEFT_STATE_SYNC }, { "join", WEFT_STATE_SYNC },
+  { "child", WEFT_STATE_SYNC },
   { "poll", WEFT_STATE_IO }, { "select", WEFT_STATE_IO }, { "epoll", WEFT_STATE_IO },
   { "sleep", WEFT_STATE_SLEEP },
 };

@@ -47,6 +47,7 @@ static const char *const wait_kind_names[] = {
   [WEFT_WAIT_SPIN] = "spin", [WEFT_WAIT_COND] = "cond", [WEFT_WAIT_BARRIER] = "barrier",
   [WEFT_WAIT_SEM] = "sem", [WEFT_WAIT_JOIN] = "join", [WEFT_WAIT_POLL] = "poll",
   [WEFT_WAIT_SELECT] = "select", [WEFT_WAIT_EPOLL] = "epoll", [WEFT_WAIT_SLEEP] = "sleep",
+  [WEFT_WAIT_CHILD] = "child",
 };
 
 static const char *const result_names[] = {

@@ -89,19 +89,20 @@ CREATE TABLE object_stats (
 
 -- Every blocking wait of every instrumented thread: contended lock
 -- acquisitions, condition/barrier/semaphore/join waits, poll-family calls with
--- a non-zero timeout, sleeps.
+-- a non-zero timeout, sleeps, and waits for a child process (wait, waitpid,
+-- wait3, wait4, waitid) that found no child ready and blocked.
 CREATE TABLE waits (
   id               INTEGER PRIMARY KEY,                  -- trace key, in order of start_ns per thread
   thread_id        INTEGER NOT NULL REFERENCES threads(id), -- the waiting thread
-  object_id        INTEGER REFERENCES objects(id),       -- what it waited on; NULL for poll-family and sleep
-  kind             TEXT NOT NULL,                        -- mutex rdlock wrlock spin cond barrier sem join poll select epoll sleep gil (one take of the CPython GIL, docs/gil.md)
+  object_id        INTEGER REFERENCES objects(id),       -- what it waited on; NULL for poll-family, sleep and child
+  kind             TEXT NOT NULL,                        -- mutex rdlock wrlock spin cond barrier sem join poll select epoll sleep child (a wait for a child process) gil (one take of the CPython GIL, docs/gil.md)
   start_ns         INTEGER NOT NULL,                     -- wait began (the try that failed, or the blocking call)
   end_ns           INTEGER NOT NULL,                     -- wait ended (call returned)
   result           TEXT NOT NULL,                        -- ok, timeout, error, interrupted
   error            INTEGER NOT NULL DEFAULT 0,           -- errno or return code when result is 'error'
-  holder_thread_id INTEGER REFERENCES threads(id),       -- the thread that held the lock when the wait began, as the lock said (or the thread joined); of another process for a process-shared lock; NULL if unknown or not in the trace
+  holder_thread_id INTEGER REFERENCES threads(id),       -- the thread that held the lock when the wait began, as the lock said (or the thread joined; for child, the main thread of the child that ended the wait); of another process for a process-shared lock or a child; NULL if unknown or not in the trace
   stack_id         INTEGER REFERENCES stacks(id),        -- call stack of the waiter; NULL if none was captured
-  arg              INTEGER                               -- kind-specific: cond = mutex address, poll/select = descriptor count, epoll = epoll fd, sleep = requested ns, gil = switch intervals that expired while it waited (docs/gil.md)
+  arg              INTEGER                               -- kind-specific: cond = mutex address, poll/select = descriptor count, epoll = epoll fd, sleep = requested ns, child = the pid waited for as waitpid takes it (-1 any child, 0 or -pgid a process group; waitid on a pidfd: the child that ended the wait, else -1), gil = switch intervals that expired while it waited (docs/gil.md)
 );
 
 -- When each thread was on which CPU: one row per on-CPU interval.
@@ -203,7 +204,7 @@ CREATE UNIQUE INDEX frames_by_location ON frames (module, address);
 --             off CPU after a slice that ended with preempted = 0, while one
 --             of the thread's waits covers the time, by waits.kind:
 --               mutex rdlock wrlock spin sem      -> lock
---               cond barrier join                 -> sync
+--               cond barrier join child           -> sync
 --               poll select epoll                 -> io
 --               sleep                             -> sleep
 --             a wait on an object of kind 'gil' is lock whatever its kind.
@@ -277,7 +278,7 @@ CREATE TABLE thread_summary (
   running_ns  INTEGER NOT NULL,  -- on a CPU (the clipped sum of its cpu_slices)
   runnable_ns INTEGER NOT NULL,  -- wanting a CPU
   lock_ns     INTEGER NOT NULL,  -- waiting for a lock
-  sync_ns     INTEGER NOT NULL,  -- waiting on a condition, barrier or join
+  sync_ns     INTEGER NOT NULL,  -- waiting on a condition, barrier, join or child process
   io_ns       INTEGER NOT NULL,  -- in poll/select/epoll
   sleep_ns    INTEGER NOT NULL,  -- sleeping
   blocked_ns  INTEGER NOT NULL,  -- off CPU elsewhere in the kernel
