@@ -821,7 +821,7 @@ weft_cmd_record (int    argc,
   g_option_context_set_summary (context,
     "Runs PROGRAM with the weft agent and records, into one SQLite trace, when each\n"
     "of its threads and processes ran on which CPU and every time one of them waited\n"
-    "on a lock, condition variable, barrier, semaphore, join, poll or sleep.\n"
+    "on a lock, condition variable, barrier, semaphore, join, child process, poll or sleep.\n"
     "Exits with PROGRAM's status (128+N if a signal N killed it).");
   g_option_context_set_description (context,
     "Examples:\n"

@@ -1050,7 +1050,8 @@ verdict_for_gap (Loader    *loader,
           return g_strdup_printf ("threads mostly waited for each other, on %s%s%s", label,
                                   object->name != NULL ? " " : "", object->name != NULL ? object->kind : "");
         }
-      return g_strdup ("threads mostly waited for each other (condition variables, barriers, joins)");
+      return g_strdup ("threads mostly waited for each other (condition variables, barriers, "
+                       "joins, child processes)");
     case WEFT_STATE_IO:
       return g_strdup ("mostly waiting for I/O (poll, select, epoll)");
     case WEFT_STATE_BLOCKED:

@@ -1141,7 +1141,7 @@ draw_legend (WeftTimeline *self,
     WEFT_STATE_IO, WEFT_STATE_BLOCKED, WEFT_STATE_SLEEP,
   };
   static const char * const text[] = {
-    "running (P)", "runnable: no core", "lock", "sync: cond, barrier, join",
+    "running (P)", "runnable: no core", "lock", "sync: cond, join, child…",
     "io: poll, select", "blocked: kernel", "sleep (not in C)",
   };
   double y = RULER_H + 4;

@@ -9,7 +9,7 @@
 
 const char * const weft_view_wait_kinds[WEFT_VIEW_N_WAIT_KINDS] = {
   "mutex", "rdlock", "wrlock", "spin", "cond", "barrier", "sem", "join",
-  "poll", "select", "epoll", "sleep", "gil", "other",
+  "poll", "select", "epoll", "sleep", "gil", "child", "other",
 };
 
 static guint8

@@ -59,7 +59,7 @@ typedef struct
 
 /* Wait kinds as waits.kind names them; the last is for anything else. */
 extern const char * const weft_view_wait_kinds[];
-#define WEFT_VIEW_N_WAIT_KINDS 14
+#define WEFT_VIEW_N_WAIT_KINDS 15
 
 typedef struct
 {

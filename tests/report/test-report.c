@@ -522,7 +522,7 @@ test_verdicts (void)
     const char *verdict;
   } cases[] = {
     { "poll", 2, FALSE, "verdict: mostly waiting for I/O (poll, select, epoll); 0.20 of 1 CPU busy\n" },
-    { "cond", 2, FALSE, "verdict: threads mostly waited for each other (condition variables, barriers, joins)" },
+    { "cond", 2, FALSE, "verdict: threads mostly waited for each other (condition variables, barriers, joins, child processes)" },
     { NULL, 4, TRUE, "verdict: more runnable threads than CPUs: on average 3.80 threads waited for a CPU" },
     { NULL, 2, FALSE, "verdict: threads mostly blocked in the kernel outside locks and waits" },
     { "sleep", 1, FALSE, "verdict: threads mostly slept: 0.80 asleep on average; 0.20 of 1 CPU busy\n" },
