@@ -11,13 +11,10 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "weft-test-util.h"
-
-#define NOBODY_ID 65534
 
 /* How many times needle occurs in haystack. */
 static guint
@@ -96,40 +93,11 @@ test_static_child (void)
   g_assert_cmpuint (count_occurrences (run->err, "not instrumented"), ==, 1);
 }
 
-/* A copy of a sample owned by nobody, setuid: as root, running it changes
- * the effective uid, which puts the loader in secure-execution mode. */
-static char *
-make_setuid_copy (const char *dir)
-{
-  g_autofree char *sample = weft_test_sample_path ("cpu-parallel");
-  g_autofree char *contents = NULL;
-  char *copy = g_build_filename (dir, "suid-cpu", NULL);
-  struct statvfs vfs;
-  gsize length;
-
-  if (geteuid () != 0)
-    {
-      g_test_skip ("needs root: a setuid program of another user must be made");
-      return NULL;
-    }
-  if (statvfs (dir, &vfs) != 0 || (vfs.f_flag & ST_NOSUID) != 0)
-    {
-      g_test_skip ("the temporary directory is mounted nosuid");
-      return NULL;
-    }
-  g_assert_true (g_file_get_contents (sample, &contents, &length, NULL));
-  g_assert_true (g_file_set_contents (copy, contents, length, NULL));
-  g_assert_cmpint (chmod (dir, 0755), ==, 0);
-  g_assert_cmpint (chown (copy, NOBODY_ID, NOBODY_ID), ==, 0);
-  g_assert_cmpint (chmod (copy, 04755), ==, 0);
-  return copy;
-}
-
 static void
 test_setuid_program (void)
 {
   g_autofree char *dir = g_dir_make_tmp ("weft-test-XXXXXX", NULL);
-  g_autofree char *program = make_setuid_copy (dir);
+  g_autofree char *program = weft_test_make_setuid_copy (dir);
   g_autoptr (WeftRun) run = NULL;
   const char *argv[] = { program, "2", "200", NULL };
 

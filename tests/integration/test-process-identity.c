@@ -24,15 +24,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 #ifdef HAVE_JSON_GLIB
 #include <json-glib/json-glib.h>
 #endif
 
 #include "weft-test-util.h"
-
-#define NOBODY_ID 65534
 
 /* Exit status as expected, a finalized trace whose analysis had nothing to
  * clip, nothing lost, no CPU running two slices at once, every thread
@@ -430,40 +427,11 @@ test_system_popen (void)
   g_assert_cmpint (weft_test_expect_int (run, "system_kill_signal"), ==, 9);
 }
 
-/* A copy of cpu-parallel owned by nobody, setuid: as root, running it
- * changes the effective uid (secure execution: no LD_PRELOAD, and the
- * kernel detaches perf). NULL (and the test skipped) when it cannot be. */
-static char *
-make_setuid_copy (const char *dir)
-{
-  g_autofree char *sample = weft_test_sample_path ("cpu-parallel");
-  g_autofree char *contents = NULL;
-  char *copy = g_build_filename (dir, "suid-cpu", NULL);
-  struct statvfs vfs;
-  gsize length;
-
-  if (geteuid () != 0)
-    g_test_skip ("needs root: a setuid program of another user must be made");
-  else if (statvfs (dir, &vfs) != 0 || (vfs.f_flag & ST_NOSUID) != 0)
-    g_test_skip ("the temporary directory is mounted nosuid");
-  else
-    {
-      g_assert_true (g_file_get_contents (sample, &contents, &length, NULL));
-      g_assert_true (g_file_set_contents (copy, contents, length, NULL));
-      g_assert_cmpint (chmod (dir, 0755), ==, 0);
-      g_assert_cmpint (chown (copy, NOBODY_ID, NOBODY_ID), ==, 0);
-      g_assert_cmpint (chmod (copy, 04755), ==, 0);
-      return copy;
-    }
-  g_free (copy);
-  return NULL;
-}
-
 static void
 test_system_setuid (void)
 {
   g_autofree char *dir = g_dir_make_tmp ("weft-test-XXXXXX", NULL);
-  g_autofree char *program = make_setuid_copy (dir);
+  g_autofree char *program = weft_test_make_setuid_copy (dir);
   g_autofree char *samples = weft_test_sample_path ("");
   g_autoptr (WeftRun) run = NULL;
   const char *args[] = { samples, program, NULL };

@@ -1,6 +1,8 @@
 /* weft-test-util.c — see weft-test-util.h. */
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 
 #include "weft-test-util.h"
@@ -197,6 +199,34 @@ weft_test_assert_complete (WeftRun *run,
   g_assert_cmpint (weft_test_query_int (run, "SELECT value FROM meta WHERE key = 'lost_events'"), ==, 0);
   g_assert_cmpint (weft_test_query_int (run,
                      "SELECT value FROM meta WHERE key = 'analysis_anomalies'"), ==, 0);
+}
+
+#define NOBODY_ID 65534
+
+char *
+weft_test_make_setuid_copy (const char *dir)
+{
+  g_autofree char *sample = weft_test_sample_path ("cpu-parallel");
+  g_autofree char *contents = NULL;
+  char *copy = g_build_filename (dir, "suid-cpu", NULL);
+  struct statvfs vfs;
+  gsize length;
+
+  if (geteuid () != 0)
+    g_test_skip ("needs root: a setuid program of another user must be made");
+  else if (statvfs (dir, &vfs) != 0 || (vfs.f_flag & ST_NOSUID) != 0)
+    g_test_skip ("the temporary directory is mounted nosuid");
+  else
+    {
+      g_assert_true (g_file_get_contents (sample, &contents, &length, NULL));
+      g_assert_true (g_file_set_contents (copy, contents, length, NULL));
+      g_assert_cmpint (chmod (dir, 0755), ==, 0);
+      g_assert_cmpint (chown (copy, NOBODY_ID, NOBODY_ID), ==, 0);
+      g_assert_cmpint (chmod (copy, 04755), ==, 0);
+      return copy;
+    }
+  g_free (copy);
+  return NULL;
 }
 
 void

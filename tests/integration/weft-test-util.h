@@ -52,6 +52,13 @@ void     weft_test_assert_status   (WeftRun *run,
 void     weft_test_assert_complete (WeftRun *run,
                                     int      status);
 
+/* A copy of the cpu-parallel sample in dir (made 0755) owned by nobody and
+ * setuid: as root, running it changes the effective uid, which puts the
+ * loader in secure-execution mode (no LD_PRELOAD) and makes the kernel
+ * detach perf. NULL, and the test skipped, when not root or dir is on a
+ * nosuid mount. */
+char    *weft_test_make_setuid_copy (const char *dir);
+
 void     weft_test_run_free    (WeftRun *run);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (WeftRun, weft_test_run_free)
