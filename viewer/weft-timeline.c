@@ -659,6 +659,7 @@ weft_timeline_set_data (WeftTimeline *self,
                        && data->preview == NULL && g_strcmp0 (data->path, self->data->path) == 0
                        && data->start_ns == self->data->start_ns && data->end_ns == self->data->end_ns;
   gint64 view_start = self->view_start_ns, view_end = self->view_end_ns;
+  gboolean keep_folds = keep_view && data->n_processes == self->data->n_processes;
   g_autofree gboolean *collapsed = g_steal_pointer (&self->collapsed);
 
   clear_labels (self);
@@ -679,7 +680,7 @@ weft_timeline_set_data (WeftTimeline *self,
       if (data->preview != NULL)
         set_picture (self, picture_new (data, data->preview));
       /* The full load of a previewed trace keeps what the user collapsed. */
-      self->collapsed = keep_view ? g_steal_pointer (&collapsed) : g_new0 (gboolean, data->n_processes);
+      self->collapsed = keep_folds ? g_steal_pointer (&collapsed) : g_new0 (gboolean, data->n_processes);
       self->band_y = g_new (int, data->n_processes);
       self->lane_y = g_new (int, data->n_threads);
       layout_lanes (self);
